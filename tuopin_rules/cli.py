@@ -1,0 +1,288 @@
+"""The ``tuopin`` command.
+
+Exit codes (DESIGN §6): 0 ok; 1 verdicts contain failures and ``--fail-on-fail`` was given;
+2 usage, standard or data errors (``--strict`` makes data issues count).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from tuopin_rules import __version__, load_standard
+from tuopin_rules.compile import Standard, load_standard_file
+from tuopin_rules.errors import DataFileError, EvaluationError, StandardError, StandardNotFoundError, TuopinError
+from tuopin_rules.evaluate.engine import Engine, coerce_as_of
+from tuopin_rules.intake.tables import Dataset, read_dataset
+from tuopin_rules.registry import installed_standards
+from tuopin_rules.render.text import Summary, render_summary, render_verdict
+from tuopin_rules.verdicts import Outcome, Verdict
+
+EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
+
+lang_option = click.option(
+    "--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language of reasons and messages."
+)
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
+standard_option = click.option(
+    "--standard",
+    "-s",
+    "standard_name",
+    required=True,
+    metavar="NAME|PATH",
+    help="A bundled standard id (see `tuopin standards`) or a YAML file.",
+)
+as_of_option = click.option(
+    "--as-of",
+    "as_of",
+    required=True,
+    metavar="YEAR|DATE",
+    help="Evaluation date: a year (2020 = 2020-12-31), month or date. Rules never read the clock.",
+)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _load(name: str) -> Standard:
+    try:
+        return load_standard(name)
+    except StandardError as exc:
+        click.echo(exc.render(), err=True)
+        n = sum(1 for d in exc.diagnostics if d.severity == "error")
+        click.echo(f"error: the standard has {n} problem(s); nothing was evaluated", err=True)
+        sys.exit(EXIT_ERROR)
+    except StandardNotFoundError as exc:
+        _fail(str(exc))
+
+
+def _dataset(standard: Standard, data: tuple[str, ...]) -> Dataset:
+    try:
+        return read_dataset(standard.schema, data)
+    except DataFileError as exc:
+        _fail(str(exc))
+
+
+def _as_of(value: str) -> str:
+    try:
+        return coerce_as_of(value).isoformat()
+    except EvaluationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tuopin")
+def main() -> None:
+    """tuopin — verify poverty exits (脱贫退出) against standards and explain every verdict."""
+
+
+@main.command()
+@standard_option
+@as_of_option
+@click.argument("data", nargs=-1, required=True, metavar="DATA...")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write every verdict as JSON Lines here ('-' = stdout).",
+)
+@click.option(
+    "--entity",
+    "entities",
+    multiple=True,
+    type=click.Choice(["household", "village", "county", "member"]),
+    help="Evaluate only these entity kinds (default: every kind the standard has rules for).",
+)
+@click.option("--fail-on-fail", is_flag=True, help="Exit 1 when any entity verdict is FAIL (for CI gates).")
+@click.option("--strict", is_flag=True, help="Exit 2 when the data have any data issue.")
+@lang_option
+@format_option
+def check(
+    standard_name: str,
+    as_of: str,
+    data: tuple[str, ...],
+    out: str | None,
+    entities: tuple[str, ...],
+    fail_on_fail: bool,
+    strict: bool,
+    lang: str,
+    fmt: str,
+) -> None:
+    """Evaluate DATA files (CSV, JSON, JSON Lines; KIND=PATH or folders) against a standard.
+
+    Prints a summary (outcomes per entity, most-failed rules, data issues, and an accounting line
+    per file: rows read = records evaluated + rows rejected).
+    """
+    day = _as_of(as_of)
+    standard = _load(standard_name)
+    dataset = _dataset(standard, data)
+    engine = Engine(standard)
+    kinds = entities or tuple(
+        k for k in ("household", "village", "county", "member") if any(r.entity == k for r in standard.rules)
+    )
+    summary = Summary()
+    sink = None
+    try:
+        if out:
+            sink = sys.stdout if out == "-" else open(out, "w", encoding="utf-8")  # noqa: SIM115
+        for verdict in _verdicts(engine, dataset, kinds, day):
+            summary.add(verdict, lang)
+            if sink is not None:
+                sink.write(verdict.to_json() + "\n")
+    except EvaluationError as exc:
+        _fail(str(exc))
+    finally:
+        if sink is not None and sink is not sys.stdout:
+            sink.close()
+    if fmt == "json":
+        payload = {
+            "standard": {"id": standard.id, "version": standard.version, "content_hash": standard.content_hash},
+            "as_of": day,
+            "outcomes": {
+                f"{k}.{o.value}": n
+                for (k, o), n in sorted(summary.outcomes.items(), key=lambda x: (x[0][0], x[0][1].value))
+            },
+            "rule_fails": dict(summary.rule_fails.most_common()),
+            "rule_unknown": dict(summary.rule_unknown.most_common()),
+            "data_issues": [i.to_dict() for i in dataset.issues],
+            "accounting": [vars(a) | {"balanced": a.balanced} for a in dataset.accounts],
+        }
+        if out != "-":
+            click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    elif out != "-":
+        click.echo(
+            render_summary(
+                summary, dataset.accounts, dataset.issues, lang, standard=f"{standard.id} {standard.version}", as_of=day
+            )
+        )
+    if strict and dataset.issues:
+        sys.exit(EXIT_ERROR)
+    if fail_on_fail and summary.any_fail:
+        sys.exit(EXIT_FAILURES)
+
+
+def _verdicts(engine: Engine, dataset: Dataset, kinds: tuple[str, ...], day: str) -> Iterator[Verdict]:
+    issues_by_record: dict[tuple[str | None, str | None], list[Any]] = {}
+    for issue in dataset.issues:
+        issues_by_record.setdefault((issue.entity, issue.entity_id), []).append(issue)
+    for kind in kinds:
+        for record in dataset.tables.get(kind, []):
+            yield engine.evaluate_record(record, day, issues_by_record.get((kind, record.id)))
+
+
+@main.command()
+@standard_option
+@as_of_option
+@click.argument("data", nargs=-1, required=True, metavar="DATA...")
+@click.option("--id", "ident", required=True, help="The household code, village code or county name to explain.")
+@click.option(
+    "--entity",
+    type=click.Choice(["household", "village", "county", "member"]),
+    default=None,
+    help="The entity kind of --id (default: the first kind that has it).",
+)
+@click.option("--failed-only", is_flag=True, help="Show only the rules that failed or are unknown.")
+@lang_option
+@format_option
+def explain(
+    standard_name: str,
+    as_of: str,
+    data: tuple[str, ...],
+    ident: str,
+    entity: str | None,
+    failed_only: bool,
+    lang: str,
+    fmt: str,
+) -> None:
+    """Print one entity's verdict in full: each rule's reason, evidence, gap, remedy and source."""
+    day = _as_of(as_of)
+    standard = _load(standard_name)
+    dataset = _dataset(standard, data)
+    kinds = [entity] if entity else ["household", "village", "county", "member"]
+    record = next((r for k in kinds if (r := dataset.find(k, ident)) is not None), None)
+    if record is None:
+        known = [r.id for k in kinds for r in dataset.tables.get(k, []) if r.id]
+        from tuopin_rules.errors import did_you_mean
+
+        hint = did_you_mean(ident, known)
+        _fail(f"no {entity or 'record'} with id {ident!r} in the data" + (f" ({hint})" if hint else ""))
+    issues = [i for i in dataset.issues if i.entity == record.entity and i.entity_id == record.id]
+    try:
+        verdict = Engine(standard).evaluate_record(record, day, issues)
+    except EvaluationError as exc:
+        _fail(str(exc))
+    if fmt == "json":
+        click.echo(verdict.to_json(indent=2))
+        return
+    only = (Outcome.FAIL, Outcome.UNKNOWN) if failed_only else None
+    click.echo(render_verdict(verdict, lang, only=only))
+    for issue in issues:
+        click.echo("  " + issue.render())
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="PATH...")
+@format_option
+def lint(paths: tuple[str, ...], fmt: str) -> None:
+    """Check standards (YAML files or folders) and report every problem as file:line:col."""
+    files: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            files.extend(sorted(f for f in path.glob("*.yaml") if not f.name.endswith(".cases.yaml")))
+        else:
+            files.append(path)
+    if not files:
+        _fail("no standard files found in " + ", ".join(paths))
+    errors = 0
+    report: list[dict[str, Any]] = []
+    for f in files:
+        try:
+            standard = load_standard_file(str(f))
+            diags = standard.warnings
+            summary = f"{f}: ok ({len(standard.rules)} rules)"
+        except StandardError as exc:
+            diags = exc.diagnostics
+            summary = f"{f}: {sum(1 for d in diags if d.severity == 'error')} error(s)"
+        errors += sum(1 for d in diags if d.severity == "error")
+        if fmt == "json":
+            report.extend(d.to_dict() for d in diags)
+        else:
+            for d in diags:
+                click.echo(d.render() + "\n")
+            click.echo(summary)
+    if fmt == "json":
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    sys.exit(EXIT_ERROR if errors else EXIT_OK)
+
+
+@main.command()
+@format_option
+def standards(fmt: str) -> None:
+    """List the installed standards (id, version, title, file)."""
+    rows = []
+    for sid, path in installed_standards().items():
+        try:
+            s = load_standard_file(str(path))
+            rows.append(
+                {"id": sid, "version": s.version, "title": s.title.zh, "rules": len(s.rules), "file": str(path)}
+            )
+        except TuopinError as exc:
+            rows.append({"id": sid, "version": None, "title": f"(broken: {exc})", "rules": 0, "file": str(path)})
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['id']:<24} {r['version'] or '-':<10} {r['rules']:>3} rules  {r['title']}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

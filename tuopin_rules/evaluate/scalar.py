@@ -1,0 +1,267 @@
+"""The scalar evaluator: one record, Kleene three-valued logic, exact decimals, a full trace.
+
+``None`` is the unknown value. ``and``/``or``/``not`` follow Kleene logic (``false and unknown`` is
+false, ``true or unknown`` is true); every other operation on an unknown value is unknown. Division
+by zero is unknown (with a note), never an exception. Numbers are :class:`decimal.Decimal`, so
+``512.3 + 1538.6 + 1949.1 == 4000.0`` and ``3 / 150 == 2%`` hold exactly.
+
+The :class:`Trace` records the value of every node evaluated, the parameter values read, the
+derived fields computed and, for aggregates, each child record's value — the explainer renders
+reasons, evidence, gaps and missing fields from it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
+from typing import Any
+
+from tuopin_rules.compile import Standard
+from tuopin_rules.entities.records import Record
+from tuopin_rules.expr import ast
+from tuopin_rules.expr.functions import FUNCTIONS
+from tuopin_rules.resolve.params import ParamValue
+
+__all__ = ["ChildTrace", "Trace", "evaluate", "kleene_and", "kleene_not", "kleene_or"]
+
+PRECISION = 34  # decimal digits; exact for any money or rate met in practice
+
+
+def kleene_and(values: list[bool | None]) -> bool | None:
+    """Kleene conjunction: false if any is false, else unknown if any is unknown, else true."""
+    if any(v is False for v in values):
+        return False
+    return None if any(v is None for v in values) else True
+
+
+def kleene_or(values: list[bool | None]) -> bool | None:
+    """Kleene disjunction: true if any is true, else unknown if any is unknown, else false."""
+    if any(v is True for v in values):
+        return True
+    return None if any(v is None for v in values) else False
+
+
+def kleene_not(value: bool | None) -> bool | None:
+    """Kleene negation: not unknown is unknown."""
+    return None if value is None else not value
+
+
+@dataclass
+class ChildTrace:
+    """One child record's part in an aggregate: its filter value, its argument value, its trace."""
+
+    record: Record
+    included: bool | None
+    value: Any
+    trace: Trace
+
+
+@dataclass
+class Trace:
+    """What one evaluation of a record saw.
+
+    Attributes:
+        record: the record evaluated.
+        values: ``id(node)`` -> value for every node evaluated.
+        params: parameter name -> value read (with effective date).
+        derived: field name -> ``(value, trace)`` for fields computed by ``derive``.
+        children: ``id(aggregate node)`` -> per-child traces.
+        notes: ``id(node)`` -> a note (e.g. division by zero).
+    """
+
+    record: Record
+    values: dict[int, Any] = field(default_factory=dict)
+    params: dict[str, ParamValue] = field(default_factory=dict)
+    derived: dict[str, tuple[Any, Trace]] = field(default_factory=dict)
+    children: dict[int, list[ChildTrace] | None] = field(default_factory=dict)
+    notes: dict[int, str] = field(default_factory=dict)
+
+    def value(self, node: ast.Expr) -> Any:
+        """The value ``node`` had (``None`` if unknown or not evaluated)."""
+        return self.values.get(id(node))
+
+
+class _Evaluator:
+    def __init__(self, standard: Standard, as_of: dt.date) -> None:
+        self.standard = standard
+        self.as_of = as_of
+        self.in_progress: set[tuple[int, str]] = set()
+
+    def field(self, rec: Record, name: str, trace: Trace) -> Any:
+        value = rec.values.get(name)
+        if value is not None or name in rec.issues:
+            return value
+        derive = self.standard.derived.get((rec.entity, name))
+        if derive is None:
+            return None
+        if name in trace.derived:
+            return trace.derived[name][0]
+        key = (id(rec), name)
+        if key in self.in_progress:  # pragma: no cover - cycles are rejected when loading
+            return None
+        self.in_progress.add(key)
+        sub = Trace(rec)
+        result = self.eval(derive, rec, sub)
+        self.in_progress.discard(key)
+        trace.derived[name] = (result, sub)
+        return result
+
+    def eval(self, node: ast.Expr, rec: Record, trace: Trace) -> Any:
+        value = self._eval(node, rec, trace)
+        trace.values[id(node)] = value
+        return value
+
+    def _eval(self, node: ast.Expr, rec: Record, trace: Trace) -> Any:
+        match node:
+            case ast.Literal(value=v):
+                return v
+            case ast.FieldRef(name=name):
+                return self.field(rec, name, trace)
+            case ast.ParamRef(name=name):
+                pdef = self.standard.params[name]
+                by_value = None
+                if pdef.by is not None:
+                    by_value = self.field(rec, pdef.by, trace)
+                    if by_value is None:
+                        return None
+                pv = pdef.lookup(self.as_of, by_value)
+                trace.params[name] = pv
+                return pv.value
+            case ast.Special(name="as_of"):
+                return self.as_of
+            case ast.Special():
+                return Decimal(self.as_of.year)
+            case ast.Neg(operand=o):
+                v = self.eval(o, rec, trace)
+                return None if v is None else -v
+            case ast.Arith(op=op, left=a, right=b):
+                return self.arith(node, op, self.eval(a, rec, trace), self.eval(b, rec, trace), trace)
+            case ast.Compare(op=op, left=a, right=b):
+                return _compare(op, self.eval(a, rec, trace), self.eval(b, rec, trace))
+            case ast.Between(operand=a, low=lo, high=hi):
+                x, low, high = (self.eval(n, rec, trace) for n in (a, lo, hi))
+                if x is None:
+                    return None
+                return kleene_and([None if low is None else low <= x, None if high is None else x <= high])
+            case ast.In(operand=a, items=items, negated=neg):
+                x = self.eval(a, rec, trace)
+                options = [self.eval(i, rec, trace) for i in items.items]
+                if x is None:
+                    return None
+                hit = kleene_or([None if o is None else x == o for o in options])
+                return kleene_not(hit) if neg else hit
+            case ast.BoolOp(op="and", operands=ops):
+                return kleene_and([self.eval(o, rec, trace) for o in ops])
+            case ast.BoolOp(operands=ops):
+                return kleene_or([self.eval(o, rec, trace) for o in ops])
+            case ast.Not(operand=o):
+                return kleene_not(self.eval(o, rec, trace))
+            case ast.FuncCall(name=name, args=args):
+                fn = FUNCTIONS[name]
+                values = [self.eval(a, rec, trace) for a in args]
+                if not fn.total and any(v is None for v in values) and name != "coalesce":
+                    return None
+                return fn.impl(values, self.as_of)
+            case ast.Aggregate():
+                return self.aggregate(node, rec, trace)
+        raise TypeError(f"cannot evaluate {node!r}")  # pragma: no cover - the checker binds every node
+
+    def arith(self, node: ast.Expr, op: str, a: Any, b: Any, trace: Trace) -> Any:
+        if a is None or b is None:
+            return None
+        with localcontext() as ctx:
+            ctx.prec = PRECISION
+            ctx.traps[DivisionByZero] = True
+            ctx.traps[InvalidOperation] = True
+            try:
+                if op == "+":
+                    return a + b
+                if op == "-":
+                    return a - b
+                if op == "*":
+                    return a * b
+                return _tidy(a / b)
+            except (DivisionByZero, InvalidOperation):
+                trace.notes[id(node)] = "division by zero"
+                return None
+
+    def aggregate(self, node: ast.Aggregate, rec: Record, trace: Trace) -> Any:
+        kids = rec.children.get(node.collection)
+        if kids is None:
+            trace.children[id(node)] = None
+            return None
+        parts: list[ChildTrace] = []
+        for kid in kids:
+            sub = Trace(kid)
+            included = True if node.filter is None else self.eval(node.filter, kid, sub)
+            value = self.eval(node.arg, kid, sub) if node.arg is not None and included is not False else None
+            parts.append(ChildTrace(kid, included, value, sub))
+        trace.children[id(node)] = parts
+        func = node.func
+        if func in ("any", "all", "count"):
+            # a member counts if it passes the filter and (for a condition) the condition holds
+            flags = [kleene_and([p.included, p.value if node.arg is not None else True]) for p in parts]
+            if func == "any":
+                return kleene_or(flags)
+            if func == "all":
+                # all(C where f, cond): members outside the filter do not count against it
+                return kleene_and([kleene_or([kleene_not(p.included), p.value]) for p in parts])
+            if any(f is None for f in flags):
+                return None
+            return Decimal(sum(1 for f in flags if f))
+        chosen = [p for p in parts if p.included is not False]
+        if any(p.included is None or p.value is None for p in chosen):
+            return None
+        values = [p.value for p in chosen]
+        if func == "sum":
+            return sum(values, Decimal(0))
+        if not values:
+            return None
+        return min(values) if func == "min" else max(values)
+
+
+def _tidy(value: Decimal) -> Decimal:
+    """Drop trailing zeros a division may add, keeping exact values readable (0.0200 -> 0.02)."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
+def _compare(op: str, a: Any, b: Any) -> bool | None:
+    if a is None or b is None:
+        return None
+    if op == "==":
+        return bool(a == b)
+    if op == "!=":
+        return bool(a != b)
+    if op == "<":
+        return bool(a < b)
+    if op == "<=":
+        return bool(a <= b)
+    if op == ">":
+        return bool(a > b)
+    return bool(a >= b)
+
+
+def evaluate(
+    standard: Standard, node: ast.Expr, record: Record, as_of: dt.date, trace: Trace | None = None
+) -> tuple[Any, Trace]:
+    """Evaluate a bound expression against one record.
+
+    Args:
+        standard: the compiled standard (parameters, derived fields).
+        node: a bound expression of that standard.
+        record: the record in scope (with its child collections linked).
+        as_of: the evaluation date; the only "today" a rule sees.
+        trace: a trace to extend (shared between a rule's ``applies_when`` and ``require``).
+
+    Returns:
+        ``(value, trace)`` where value is ``True``/``False``/``None`` for a condition.
+
+    Raises:
+        EvaluationError: when a parameter has no value in force on ``as_of``.
+    """
+    trace = trace if trace is not None else Trace(record)
+    value = _Evaluator(standard, as_of).eval(node, record, trace)
+    return value, trace

@@ -1,0 +1,421 @@
+"""Stage 6 — turn a rule's trace into its explanation: reason, evidence, gap, missing fields.
+
+Reasons come from the rule's own template for the outcome (``explain.fail.zh`` ...) where it has
+one, else they are generated from the trace, e.g. "人均纯收入 3,650 元，未超过 2020 年扶贫标准
+4,000 元". Both languages are always produced, so one verdict serves zh and en readers.
+"""
+
+from __future__ import annotations
+
+import string
+from decimal import Decimal
+from typing import Any
+
+from tuopin_rules.compile import Rule, Standard
+from tuopin_rules.entities.records import Record
+from tuopin_rules.evaluate.scalar import Trace
+from tuopin_rules.expr import ast
+from tuopin_rules.expr.parser import to_text
+from tuopin_rules.i18n import COMPARE_FAIL, COMPARE_PASS, fmt_number, fmt_percent, fmt_plain, phrase
+from tuopin_rules.verdicts import Evidence, Gap, Localized, Outcome
+
+__all__ = ["Explainer"]
+
+LANGS = ("zh", "en")
+MAX_CHILDREN = 5
+
+
+class Explainer:
+    """Renders explanations for the rules of one standard."""
+
+    def __init__(self, standard: Standard) -> None:
+        self.standard = standard
+
+    # ---- labels and values ----------------------------------------------------------------
+    def label(self, node: ast.Expr, trace: Trace, lang: str) -> str:
+        match node:
+            case ast.FieldRef(entity=e, name=n):
+                return self.standard.schema.entities[e].fields[n].label.get(lang)
+            case ast.ParamRef(name=n):
+                p = self.standard.params[n]
+                base = p.label.get(lang) if p.label else n
+                pv = trace.params.get(n)
+                if pv is not None and pv.effective_from is not None and len(p.timelines.get(pv.by_key, [])) > 1:
+                    return phrase("param_year", lang, year=pv.effective_from.year, label=base)
+                return base
+            case ast.Special(name="as_of_year"):
+                return "评估年度" if lang == "zh" else "the assessment year"
+            case ast.Special():
+                return "评估日期" if lang == "zh" else "the assessment date"
+        return to_text(node)
+
+    def unit(self, node: ast.Expr, lang: str) -> str:
+        u = None
+        if isinstance(node, ast.FieldRef):
+            f = self.standard.schema.entities[node.entity].fields[node.name]
+            u = f.unit
+        elif isinstance(node, ast.ParamRef):
+            u = self.standard.params[node.name].unit
+        if u is None:
+            return ""
+        text = u.get(lang)
+        return ("" if lang == "zh" else " ") + text if text else ""
+
+    def is_percent(self, node: ast.Expr) -> bool:
+        if isinstance(node, ast.FieldRef):
+            return self.standard.schema.entities[node.entity].fields[node.name].type == "percent"
+        if isinstance(node, ast.ParamRef):
+            return any(pv.percent for tl in self.standard.params[node.name].timelines.values() for pv in tl)
+        return isinstance(node, ast.Literal) and node.percent
+
+    def show(self, node: ast.Expr, value: Any, lang: str, *, with_unit: bool = True) -> str:
+        """A value as a person reads it, in the type and unit of ``node``."""
+        if value is None:
+            return phrase("missing", lang)
+        if isinstance(node, ast.FieldRef) and isinstance(value, str):
+            f = self.standard.schema.entities[node.entity].fields[node.name]
+            if f.codes:
+                return f.code_label(value, lang)
+        if isinstance(value, Decimal) and not isinstance(value, bool):
+            text = fmt_percent(value) if self.is_percent(node) else fmt_number(value)
+            if with_unit and not self.is_percent(node):
+                unit = self.unit(node, lang)
+                text += (" " + unit) if lang == "zh" and unit else unit
+            return text
+        return fmt_plain(value, lang)
+
+    def _pair(self, node: ast.Expr, trace: Trace, lang: str) -> str:
+        """``label value`` for a node (just the value for a literal)."""
+        value = trace.value(node)
+        if isinstance(node, ast.Literal):
+            return self.show(node, value, lang)
+        return f"{self.label(node, trace, lang)} {self.show(node, value, lang)}"
+
+    # ---- reasons ----------------------------------------------------------------------------
+    def why(self, node: ast.Expr, trace: Trace, lang: str, want: bool) -> list[str]:
+        """Clauses saying why ``node`` has the value ``want`` (True or False) in ``trace``."""
+        value = trace.value(node)
+        table = COMPARE_PASS if want else COMPARE_FAIL
+        match node:
+            case ast.BoolOp(op=op, operands=ops):
+                deciding = [o for o in ops if trace.value(o) is want]
+                if op == "or" and not want:
+                    items = phrase("sep", lang).join(c for o in ops for c in self.why(o, trace, lang, False))
+                    return [phrase("none_of", lang, items=items)]
+                return [c for o in deciding for c in self.why(o, trace, lang, want)]
+            case ast.Not(operand=o):
+                return self.why(o, trace, lang, not want)
+            case ast.Compare(op=op, left=a, right=b):
+                word = table[op][1 if lang == "en" else 0]
+                joiner = "，" if lang == "zh" else " "
+                return [f"{self._pair(a, trace, lang)}{joiner}{word} {self._pair(b, trace, lang)}"]
+            case ast.Between(operand=a, low=lo, high=hi):
+                return [
+                    phrase(
+                        "between_pass" if want else "between_fail",
+                        lang,
+                        label=self.label(a, trace, lang),
+                        value=self.show(a, trace.value(a), lang),
+                        low=self.show(lo, trace.value(lo), lang),
+                        high=self.show(hi, trace.value(hi), lang),
+                    )
+                ]
+            case ast.In(operand=a, items=items, negated=neg):
+                shown = "、".join(self.show(a, trace.value(i), lang, with_unit=False) for i in items.items)
+                key = "in_pass" if want != neg else ("in_fail" if not neg else "not_in_fail")
+                return [
+                    phrase(
+                        key,
+                        lang,
+                        label=self.label(a, trace, lang),
+                        value=self.show(a, trace.value(a), lang),
+                        items=f"[{shown}]",
+                    )
+                ]
+            case ast.FieldRef(name=n) if isinstance(value, bool):
+                head = phrase("bool", lang, label=self.label(node, trace, lang), value=fmt_plain(value, lang))
+                if n in trace.derived:  # say why the standard derived this value
+                    tree = self.standard.derived[(node.entity, n)]
+                    inner = self.why(tree, trace.derived[n][1], lang, value)
+                    if inner:
+                        head += ("（" + "；".join(inner) + "）") if lang == "zh" else (" (" + "; ".join(inner) + ")")
+                return [head]
+            case ast.Aggregate():
+                return self.why_aggregate(node, trace, lang, want)
+        return [phrase("holds" if want else "fails", lang, text=to_text(node))]
+
+    def why_aggregate(self, node: ast.Aggregate, trace: Trace, lang: str, want: bool) -> list[str]:
+        parts = trace.children.get(id(node))
+        child_label = self.standard.schema.entities[node.child].label.get(lang)
+        if parts is None:
+            return [phrase("no_collection", lang, child=child_label)]
+        cond = node.arg if node.func in ("any", "all", "count") else None
+        deciding = []
+        if (node.func == "any" and want) or (node.func == "all" and not want):
+            target = node.func == "any"
+            for p in parts:
+                flag = p.value if cond is not None else p.included
+                if p.included is not False and flag is target:
+                    deciding.append(p)
+        if not deciding:
+            if node.func == "any" and not want:
+                shown = node.filter if node.filter is not None else node.arg
+                text = to_text(shown) if shown is not None else ""
+                return [phrase("no_child", lang, child=child_label, cond=text)]
+            return [phrase("holds" if want else "fails", lang, text=to_text(node))]
+        out = []
+        for p in deciding[:MAX_CHILDREN]:
+            clauses: list[str] = []
+            if node.filter is not None:
+                clauses += self.why(node.filter, p.trace, lang, True)
+            if cond is not None:
+                clauses += self.why(cond, p.trace, lang, node.func == "any")
+            name = p.record.values.get("name")
+            ident = (
+                f"{p.record.id}（{name}）"
+                if name and lang == "zh"
+                else (f"{p.record.id} ({name})" if name else str(p.record.id))
+            )
+            out.append(
+                phrase(
+                    "child_item",
+                    lang,
+                    child=child_label,
+                    id=ident,
+                    why="，".join(clauses) if lang == "zh" else ", ".join(clauses),
+                )
+            )
+        if len(deciding) > MAX_CHILDREN:
+            out.append(phrase("more_children", lang, n=len(deciding)))
+        return out
+
+    def missing(self, node: ast.Expr, trace: Trace, prefix: str = "") -> list[str]:
+        """Names of the missing fields that leave ``node`` unknown (only those that would decide)."""
+        if trace.value(node) is not None:
+            return []
+        match node:
+            case ast.FieldRef(name=n):
+                if n in trace.derived:
+                    tree = self.standard.derived[(node.entity, n)]
+                    inner = self.missing(tree, trace.derived[n][1], prefix)
+                    return inner or [prefix + n]
+                return [prefix + n]
+            case ast.ParamRef(name=n):
+                by = self.standard.params[n].by
+                return [prefix + by] if by else []
+            case ast.Aggregate(collection=c):
+                parts = trace.children.get(id(node))
+                if parts is None:
+                    return [prefix + c]
+                out: list[str] = []
+                for p in parts:
+                    for sub in (node.filter, node.arg):
+                        if sub is not None:
+                            out += self.missing(sub, p.trace, f"{prefix}{c}[{p.record.id}].")
+                return out
+        out = []
+        for child in ast.children(node):
+            out += self.missing(child, trace, prefix)
+        return list(dict.fromkeys(out))
+
+    def reason(self, rule: Rule, outcome: Outcome, trace: Trace, missing: list[str], as_of_year: int) -> Localized:
+        template = None
+        if rule.explain is not None:
+            template = {
+                Outcome.PASS: rule.explain.pass_,
+                Outcome.FAIL: rule.explain.fail,
+                Outcome.UNKNOWN: rule.explain.unknown,
+            }.get(outcome)
+        texts = {}
+        for lang in LANGS:
+            if template is not None and (lang == "zh" or template.en):
+                texts[lang] = self.fill(rule, template.get(lang), trace, lang, as_of_year)
+            else:
+                texts[lang] = self.generate(rule, outcome, trace, missing, lang)
+        return Localized(zh=texts["zh"], en=texts["en"])
+
+    def generate(self, rule: Rule, outcome: Outcome, trace: Trace, missing: list[str], lang: str) -> str:
+        sep = phrase("sep", lang)
+        if outcome is Outcome.NOT_APPLICABLE and rule.applies_when is not None:
+            return phrase("not_applicable", lang, why=sep.join(self.why(rule.applies_when, trace, lang, False)))
+        if outcome is Outcome.UNKNOWN:
+            if not missing:
+                return phrase("unknown_generic", lang)
+            names = ("、" if lang == "zh" else ", ").join(self.missing_label(m, trace.record, lang) for m in missing)
+            return phrase("unknown", lang, names=names)
+        return sep.join(self.why(rule.require, trace, lang, outcome is Outcome.PASS))
+
+    def missing_label(self, path: str, record: Record, lang: str) -> str:
+        """``members[0012].age`` -> "成员 0012 的年龄"; a plain field -> its label."""
+        ent = self.standard.schema.entities[record.entity]
+        head, _, rest = path.partition(".")
+        if "[" in head and rest:
+            coll, _, ident = head.partition("[")
+            child = self.standard.schema.entities[ent.children[coll]]
+            field = child.fields.get(rest.split(".")[-1])
+            flabel = field.label.get(lang) if field else rest
+            clabel = child.label.get(lang)
+            return (
+                f"{clabel} {ident.rstrip(']')} 的{flabel}"
+                if lang == "zh"
+                else f"{flabel} of {clabel} {ident.rstrip(']')}"
+            )
+        field = ent.fields.get(path)
+        if field is not None:
+            return field.label.get(lang)
+        if path in ent.children:
+            return phrase(
+                "collection_data", lang, child=self.standard.schema.entities[ent.children[path]].label.get(lang)
+            )
+        return path
+
+    def fill(self, rule: Rule, template: str, trace: Trace, lang: str, as_of_year: int) -> str:
+        """Fill ``{name}`` placeholders of a reason template from the trace."""
+        values: dict[str, str] = {"as_of_year": str(as_of_year)}
+        for tree in (rule.require, rule.applies_when):
+            if tree is None:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.FieldRef, ast.ParamRef)):
+                    shown = self.show(node, trace.value(node), lang, with_unit=False)
+                    values[node.name] = values[node.written] = shown
+                if isinstance(node, ast.Special):
+                    values[node.name] = fmt_plain(trace.value(node), lang)
+        formatter = string.Formatter()
+        return "".join(
+            literal + (values.get(name, "{" + name + "}") if name else "")
+            for literal, name, _, _ in formatter.parse(template)
+        )
+
+    # ---- evidence and gap -------------------------------------------------------------------
+    def evidence(self, rule: Rule, trace: Trace) -> list[Evidence]:
+        out: dict[tuple[str, str], Evidence] = {}
+        for tree in (rule.applies_when, rule.require):
+            if tree is None:
+                continue
+            for node in _top_level(tree):
+                if isinstance(node, ast.FieldRef) and ("field", node.name) not in out:
+                    out[("field", node.name)] = self.field_evidence(node, trace)
+                elif isinstance(node, ast.ParamRef) and node.name in trace.params:
+                    p = self.standard.params[node.name]
+                    pv = trace.params[node.name]
+                    out[("param", node.name)] = Evidence(
+                        kind="parameter",
+                        name=node.name,
+                        label=Localized(
+                            zh=p.label.zh if p.label else node.name, en=p.label.get("en") if p.label else node.name
+                        ),
+                        value=_exact(pv.value),
+                        unit=_loc(p.unit),
+                        effective_from=pv.effective_from,
+                        source=p.source,
+                    )
+        return list(out.values())
+
+    def field_evidence(self, node: ast.FieldRef, trace: Trace) -> Evidence:
+        rec = trace.record
+        f = self.standard.schema.entities[node.entity].fields[node.name]
+        value = trace.value(node)
+        note = None
+        kind = "field"
+        if node.name in rec.issues:
+            issue = rec.issues[node.name]
+            note = Localized(
+                **{
+                    lang: phrase("bad_cell", lang, column=issue.column, raw=issue.raw, where=issue.location)
+                    for lang in LANGS
+                }
+            )
+        elif node.name in trace.derived:
+            kind = "derived"
+            tree = self.standard.derived[(node.entity, node.name)]
+            sub = trace.derived[node.name][1]
+            parts = [f"{to_text(n)} = {fmt_plain(sub.value(n), 'en')}" for n in _operands(tree)]
+            text = to_text(tree) + (f"（{'; '.join(parts)}）" if parts else "")
+            note = Localized(zh=phrase("derived_from", "zh", text=text), en=phrase("derived_from", "en", text=text))
+        shown = None if value is None else _exact(value)
+        return Evidence(
+            kind=kind,
+            name=node.name,
+            label=Localized(zh=f.label.zh, en=f.label.get("en")),
+            value=shown,
+            unit=_loc(f.unit),
+            source=rec.source if kind == "field" else None,
+            note=note,
+        )
+
+    def gap(self, rule: Rule, trace: Trace) -> Gap | None:
+        for node in _failing_leaves(rule.require, trace, False):
+            if not isinstance(node, ast.Compare) or node.op not in ("<", "<=", ">", ">="):
+                continue
+            a, b = trace.value(node.left), trace.value(node.right)
+            if not isinstance(a, Decimal) or not isinstance(b, Decimal):
+                continue
+            data_left = not isinstance(node.left, (ast.ParamRef, ast.Literal))
+            subject, bound = (node.left, node.right) if data_left else (node.right, node.left)
+            value, target = (a, b) if data_left else (b, a)
+            op = node.op if data_left else {"<": ">", "<=": ">=", ">": "<", ">=": "<="}[node.op]
+            increase = op in (">", ">=")
+            amount = (target - value) if increase else (value - target)
+            word_zh = {">": "高于", ">=": "不低于", "<": "低于", "<=": "不高于"}[op]
+            word_en = {">": "above", ">=": "at least", "<": "below", "<=": "at most"}[op]
+            texts = {}
+            for lang in LANGS:
+                texts[lang] = phrase(
+                    "gap_increase" if increase else "gap_decrease",
+                    lang,
+                    label=self.label(subject, trace, lang),
+                    word=word_zh,
+                    word_en=word_en,
+                    target=self.show(bound, target, lang),
+                    amount=self.show(subject, amount, lang),
+                )
+            return Gap(
+                field=to_text(subject),
+                amount=_exact(amount),
+                target=_exact(target),
+                direction="increase" if increase else "decrease",
+                strict=op in ("<", ">"),
+                text=Localized(**texts),
+            )
+        return None
+
+
+def _failing_leaves(node: ast.Expr, trace: Trace, want: bool) -> list[ast.Expr]:
+    """Leaves that made ``node`` differ from ``not want``... i.e. that decided its value ``want``."""
+    if trace.value(node) is not want:
+        return []
+    match node:
+        case ast.BoolOp(operands=ops):
+            return [leaf for o in ops for leaf in _failing_leaves(o, trace, want)]
+        case ast.Not(operand=o):
+            return _failing_leaves(o, trace, not want)
+    return [node]
+
+
+def _top_level(tree: ast.Expr) -> list[ast.Expr]:
+    """Nodes of ``tree`` in the record's own scope (not inside aggregates)."""
+    out = [tree]
+    if isinstance(tree, ast.Aggregate):
+        return out
+    for child in ast.children(tree):
+        out += _top_level(child)
+    return out
+
+
+def _operands(tree: ast.Expr) -> list[ast.Expr]:
+    if isinstance(tree, (ast.Arith, ast.Compare)):
+        return [tree.left, tree.right]
+    return []
+
+
+def _exact(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value != value.to_integral_value() else str(value.quantize(Decimal(1)))
+    return str(value)
+
+
+def _loc(text: Any) -> Localized | None:
+    return None if text is None else Localized(zh=text.zh, en=text.get("en"))

@@ -1,0 +1,138 @@
+"""The fixed table of functions the rule language may call.
+
+Each function declares its argument types and result type (checked when a standard loads) and a
+scalar implementation. Implementations get ``None`` for unknown arguments and return ``None`` when
+the result is unknown — except ``is_blank``, which exists to test for missing data and is never
+unknown. No function can reach files, the network or the clock: "today" is always ``as_of``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+__all__ = ["FUNCTIONS", "Function", "age_at", "birth_date_from_id"]
+
+Value = Any  # Decimal | bool | str | date | None
+Impl = Callable[[list[Value], dt.date], Value]
+
+
+@dataclass(frozen=True)
+class Function:
+    """A callable of the rule language.
+
+    Attributes:
+        name: as written in expressions.
+        params: accepted types per argument (``"any"`` accepts everything); ``("text", "date")``
+            means either.
+        result: result type, or ``"same"`` for the type of the first argument.
+        impl: the scalar implementation ``(args, as_of) -> value``.
+        doc: one line for docs/language.md.
+        total: True if the function is defined on unknown arguments (never returns unknown).
+    """
+
+    name: str
+    params: tuple[tuple[str, ...], ...]
+    result: str
+    impl: Impl
+    doc: str
+    total: bool = False
+
+
+def birth_date_from_id(id_number: str) -> dt.date | None:
+    """The birth date encoded in a citizen ID number (GB 11643-1999; 15 or 18 characters).
+
+    >>> birth_date_from_id("11010519491231002X")
+    datetime.date(1949, 12, 31)
+    >>> birth_date_from_id("110105491231002")
+    datetime.date(1949, 12, 31)
+    >>> birth_date_from_id("1101051949") is None
+    True
+    """
+    text = id_number.strip()
+    try:
+        if len(text) == 18:
+            return dt.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+        if len(text) == 15:
+            return dt.date(1900 + int(text[6:8]), int(text[8:10]), int(text[10:12]))
+    except ValueError:
+        return None
+    return None
+
+
+def age_at(born: dt.date, as_of: dt.date) -> int:
+    """Whole years from ``born`` to ``as_of`` (a birthday on ``as_of`` counts).
+
+    >>> age_at(dt.date(2008, 12, 31), dt.date(2020, 12, 31))
+    12
+    >>> age_at(dt.date(2009, 1, 1), dt.date(2020, 12, 31))
+    11
+    """
+    return as_of.year - born.year - ((as_of.month, as_of.day) < (born.month, born.day))
+
+
+def _age(args: list[Value], as_of: dt.date) -> Value:
+    (x,) = args
+    if x is None:
+        return None
+    born = x if isinstance(x, dt.date) else birth_date_from_id(str(x))
+    if born is None or born > as_of:
+        return None
+    return Decimal(age_at(born, as_of))
+
+
+def _is_blank(args: list[Value], as_of: dt.date) -> Value:
+    (x,) = args
+    return x is None or (isinstance(x, str) and not x.strip())
+
+
+def _coalesce(args: list[Value], as_of: dt.date) -> Value:
+    return next((a for a in args if a is not None), None)
+
+
+def _abs(args: list[Value], as_of: dt.date) -> Value:
+    (x,) = args
+    return None if x is None else abs(x)
+
+
+def _round(args: list[Value], as_of: dt.date) -> Value:
+    x, places = args
+    if x is None or places is None:
+        return None
+    return Decimal(x).quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_UP)
+
+
+def _year(args: list[Value], as_of: dt.date) -> Value:
+    (x,) = args
+    return None if x is None else Decimal(x.year)
+
+
+def _length(args: list[Value], as_of: dt.date) -> Value:
+    (x,) = args
+    return None if x is None else Decimal(len(str(x)))
+
+
+FUNCTIONS: dict[str, Function] = {
+    f.name: f
+    for f in (
+        Function(
+            "age",
+            (("text", "date"),),
+            "number",
+            _age,
+            "whole years at `as_of` from a birth date or a citizen ID number; unknown if unreadable",
+        ),
+        Function("is_blank", (("any",),), "bool", _is_blank, "true if the value is missing or empty", total=True),
+        Function("coalesce", (("any",), ("any",)), "same", _coalesce, "the first argument that is known"),
+        Function("abs", (("number",),), "number", _abs, "absolute value"),
+        Function("round", (("number",), ("number",)), "number", _round, "round half up to N decimal places"),
+        Function("year", (("date",),), "number", _year, "the year of a date"),
+        Function("length", (("text",),), "number", _length, "number of characters of a text"),
+    )
+}
+
+#: aggregate functions over a child collection (checked and evaluated specially)
+AGGREGATES: frozenset[str] = frozenset({"count", "any", "all", "sum", "min", "max"})

@@ -1,0 +1,103 @@
+"""Chinese and English phrases and value formatting for explanations.
+
+Numbers print exactly as a person writes them (``3,650``, ``5,230.5``), percentages from their
+fraction (0.026 → ``2.6%``), booleans as 是/否 or yes/no, codes as their label.
+
+>>> from decimal import Decimal
+>>> fmt_number(Decimal("3650.0"))
+'3,650'
+>>> fmt_percent(Decimal("0.026"))
+'2.6%'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+__all__ = ["COMPARE_FAIL", "COMPARE_PASS", "PHRASES", "fmt_number", "fmt_percent", "phrase"]
+
+#: how a comparison that did not hold is worded: op -> (zh, en)
+COMPARE_FAIL: dict[str, tuple[str, str]] = {
+    ">": ("未超过", "is not above"),
+    ">=": ("低于", "is below"),
+    "<": ("未低于", "is not below"),
+    "<=": ("高于", "is above"),
+    "==": ("不等于", "is not"),
+    "!=": ("等于", "equals"),
+}
+
+#: how a comparison that held is worded
+COMPARE_PASS: dict[str, tuple[str, str]] = {
+    ">": ("超过", "is above"),
+    ">=": ("不低于", "is not below"),
+    "<": ("低于", "is below"),
+    "<=": ("不高于", "is not above"),
+    "==": ("等于", "equals"),
+    "!=": ("不等于", "is not"),
+}
+
+PHRASES: dict[str, tuple[str, str]] = {
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "missing": ("（空）", "(missing)"),
+    "sep": ("；", "; "),
+    "unknown": ("缺少{names}，无法判断", "missing {names}; cannot decide"),
+    "unknown_generic": ("数据不足，无法判断", "not enough data to decide"),
+    "not_applicable": ("不适用：{why}", "not applicable: {why}"),
+    "none_of": ("以下条件均不满足：{items}", "none of these holds: {items}"),
+    "no_child": ("没有{child}满足：{cond}", "no {child} meets: {cond}"),
+    "child_item": ("{child} {id}：{why}", "{child} {id}: {why}"),
+    "more_children": ("等共 {n} 个", "and others, {n} in all"),
+    "between_fail": ("{label} {value}，不在 {low} 至 {high} 之间", "{label} {value} is not between {low} and {high}"),
+    "between_pass": ("{label} {value}，在 {low} 至 {high} 之间", "{label} {value} is between {low} and {high}"),
+    "in_fail": ("{label}为{value}，不在 {items} 之中", "{label} is {value}, not one of {items}"),
+    "in_pass": ("{label}为{value}", "{label} is {value}"),
+    "not_in_fail": ("{label}为{value}", "{label} is {value}"),
+    "bool": ("{label}：{value}", "{label}: {value}"),
+    "holds": ("{text} 成立", "{text} holds"),
+    "fails": ("{text} 不成立", "{text} does not hold"),
+    "division_by_zero": ("除数为零", "division by zero"),
+    "gap_increase": (
+        "{label}须{word} {target}，还差 {amount}",
+        "{label} must be {word_en} {target}; short by {amount}",
+    ),
+    "gap_decrease": ("{label}须{word} {target}，超出 {amount}", "{label} must be {word_en} {target}; over by {amount}"),
+    "param_year": ("{year} 年{label}", "the {year} {label}"),
+    "derived_from": ("由标准计算：{text}", "derived by the standard: {text}"),
+    "bad_cell": ("{column} 的值 {raw!r} 无法读取（{where}）", "the value {raw!r} of {column} cannot be read ({where})"),
+    "no_collection": ("无{child}数据", "no {child} data"),
+    "collection_data": ("{child}数据", "{child} records"),
+}
+
+
+def phrase(key: str, lang: str, **kwargs: Any) -> str:
+    """The phrase ``key`` in ``lang``, formatted with ``kwargs``."""
+    zh, en = PHRASES[key]
+    return (en if lang == "en" else zh).format(**kwargs)
+
+
+def fmt_number(value: Decimal) -> str:
+    """An exact decimal with thousands separators and no trailing zeros."""
+    if value == value.to_integral_value():
+        return f"{value.quantize(Decimal(1)):,}"
+    return f"{value.normalize():,f}"
+
+
+def fmt_percent(value: Decimal) -> str:
+    """A fraction as a percentage: 0.026 -> ``2.6%``."""
+    return fmt_number(value * 100) + "%"
+
+
+def fmt_plain(value: Any, lang: str) -> str:
+    """A value without field knowledge: booleans, decimals, dates, text."""
+    if value is None:
+        return phrase("missing", lang)
+    if isinstance(value, bool):
+        return phrase("yes" if value else "no", lang)
+    if isinstance(value, Decimal):
+        return fmt_number(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)

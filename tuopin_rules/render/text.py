@@ -1,0 +1,165 @@
+"""Stage 7 — verdicts and summaries as text for a terminal, in Chinese or English."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from tuopin_rules.errors import DataIssue
+from tuopin_rules.intake.tables import FileAccount
+from tuopin_rules.verdicts import Outcome, RuleResult, Verdict
+
+__all__ = ["Summary", "render_summary", "render_verdict"]
+
+_OUTCOME = {
+    "zh": {Outcome.PASS: "通过", Outcome.FAIL: "不通过", Outcome.UNKNOWN: "无法判断", Outcome.NOT_APPLICABLE: "不适用"},
+    "en": {Outcome.PASS: "PASS", Outcome.FAIL: "FAIL", Outcome.UNKNOWN: "UNKNOWN", Outcome.NOT_APPLICABLE: "N/A"},
+}
+_ENTITY = {
+    "zh": {"member": "成员", "household": "户", "village": "村", "county": "县"},
+    "en": {"member": "members", "household": "households", "village": "villages", "county": "counties"},
+}
+_MARK = {Outcome.PASS: "✓", Outcome.FAIL: "✗", Outcome.UNKNOWN: "?", Outcome.NOT_APPLICABLE: "-"}
+ORDER = (Outcome.PASS, Outcome.FAIL, Outcome.UNKNOWN, Outcome.NOT_APPLICABLE)
+
+
+def _t(lang: str, zh: str, en: str) -> str:
+    return en if lang == "en" else zh
+
+
+@dataclass
+class Summary:
+    """Counts gathered while verdicts stream past (so a batch is never held twice in memory)."""
+
+    outcomes: Counter[tuple[str, Outcome]] = field(default_factory=Counter)
+    rule_fails: Counter[str] = field(default_factory=Counter)
+    rule_unknown: Counter[str] = field(default_factory=Counter)
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def add(self, verdict: Verdict, lang: str) -> None:
+        """Count one verdict."""
+        self.outcomes[(verdict.entity, verdict.outcome)] += 1
+        for r in verdict.results:
+            self.titles[r.rule_id] = r.title.get(lang)
+            if r.outcome is Outcome.FAIL:
+                self.rule_fails[r.rule_id] += 1
+            elif r.outcome is Outcome.UNKNOWN:
+                self.rule_unknown[r.rule_id] += 1
+
+    @property
+    def any_fail(self) -> bool:
+        """True if some entity verdict is FAIL."""
+        return any(o is Outcome.FAIL for (_, o) in self.outcomes)
+
+
+def render_summary(
+    summary: Summary,
+    accounts: list[FileAccount],
+    issues: list[DataIssue],
+    lang: str,
+    *,
+    standard: str,
+    as_of: str,
+    top: int = 10,
+    max_issues: int = 20,
+) -> str:
+    """The end-of-run summary: outcome counts per entity, most-failed rules, data issues, accounting."""
+    lines = [_t(lang, f"标准 {standard}，评估日期 {as_of}", f"standard {standard}, as of {as_of}")]
+    kinds = list(dict.fromkeys(k for (k, _) in summary.outcomes))
+    for kind in kinds:
+        total = sum(n for (k, _), n in summary.outcomes.items() if k == kind)
+        parts = [f"{_OUTCOME[lang][o]} {summary.outcomes[(kind, o)]}" for o in ORDER if summary.outcomes[(kind, o)]]
+        lines.append(f"  {_ENTITY[lang].get(kind, kind)} {total}: " + ", ".join(parts))
+    if summary.rule_fails:
+        lines.append(_t(lang, "不通过最多的规则：", "most-failed rules:"))
+        for rule_id, n in summary.rule_fails.most_common(top):
+            lines.append(f"  {n:>5}  {rule_id}  {summary.titles.get(rule_id, '')}")
+    if summary.rule_unknown:
+        lines.append(_t(lang, "无法判断最多的规则：", "most-unknown rules:"))
+        for rule_id, n in summary.rule_unknown.most_common(top):
+            lines.append(f"  {n:>5}  {rule_id}  {summary.titles.get(rule_id, '')}")
+    if issues:
+        lines.append(_t(lang, f"数据问题 {len(issues)} 个：", f"{len(issues)} data issues:"))
+        lines.extend("  " + i.render() for i in issues[:max_issues])
+        if len(issues) > max_issues:
+            lines.append(
+                _t(
+                    lang,
+                    f"  ……另有 {len(issues) - max_issues} 个（--format json 或 --out 查看全部）",
+                    f"  ... and {len(issues) - max_issues} more (see --format json or --out)",
+                )
+            )
+    for acc in accounts:
+        status = "" if acc.balanced else _t(lang, "  ⚠ 不平衡", "  ⚠ UNBALANCED")
+        lines.append(
+            _t(
+                lang,
+                f"核对 {acc.file}：读取 {acc.rows_read} 行 = 评估 {acc.records} 条 + 拒收 {acc.rejected} 行{status}",
+                f"accounting {acc.file}: rows read {acc.rows_read} = records evaluated {acc.records}"
+                f" + rows rejected {acc.rejected}{status}",
+            )
+        )
+        if acc.unknown_columns:
+            lines.append(
+                _t(lang, "  未识别的列（保留，不参与评估）：", "  unrecognised columns (kept, not evaluated): ")
+                + ", ".join(acc.unknown_columns)
+            )
+    return "\n".join(lines)
+
+
+def _result_lines(r: RuleResult, lang: str) -> list[str]:
+    sev = _t(lang, "否决项", "veto") if r.severity == "veto" else _t(lang, "参考项", "advisory")
+    out = [f"{_MARK[r.outcome]} {_OUTCOME[lang][r.outcome]}  {r.rule_id}  {r.title.get(lang)}  [{sev}]"]
+    out.append(f"    {_t(lang, '理由', 'reason')}: {r.reason.get(lang)}")
+    if r.gap is not None:
+        out.append(f"    {_t(lang, '差距', 'gap')}: {r.gap.text.get(lang)}")
+    if r.missing:
+        out.append(f"    {_t(lang, '缺少', 'missing')}: {', '.join(r.missing)}")
+    for ev in r.evidence:
+        value = ev.value if ev.value is not None else _t(lang, "（空）", "(missing)")
+        unit = f" {ev.unit.get(lang)}" if ev.unit and ev.value is not None else ""
+        extra = []
+        if ev.effective_from:
+            extra.append(_t(lang, f"自 {ev.effective_from} 起", f"from {ev.effective_from}"))
+        if ev.source:
+            extra.append(ev.source)
+        if ev.note:
+            extra.append(ev.note.get(lang))
+        tail = f"  ({'; '.join(extra)})" if extra else ""
+        out.append(f"    {_t(lang, '依据', 'evidence')}: {ev.label.get(lang)} = {value}{unit}{tail}")
+    if r.remedy is not None:
+        out.append(f"    {_t(lang, '整改', 'remedy')}: {r.remedy.get(lang)}")
+    if r.citation is not None:
+        c = r.citation
+        number = f" {c.number}" if c.number else ""
+        out.append(
+            f"    {_t(lang, '出处', 'source')}: 《{c.title}》{number}，{c.issuer}，{c.date}"
+            if lang == "zh"
+            else f"    source: {c.title}{number}, {c.issuer}, {c.date}"
+        )
+    return out
+
+
+def render_verdict(verdict: Verdict, lang: str, *, only: Iterable[Outcome] | None = None) -> str:
+    """One entity's verdict in full: each rule's outcome, reason, evidence, gap, remedy and source."""
+    head = _t(
+        lang,
+        f"{_ENTITY[lang].get(verdict.entity, verdict.entity)} {verdict.entity_id}：{_OUTCOME[lang][verdict.outcome]}",
+        f"{verdict.entity} {verdict.entity_id}: {_OUTCOME[lang][verdict.outcome]}",
+    )
+    lines = [
+        head,
+        _t(
+            lang,
+            f"标准 {verdict.standard.id} {verdict.standard.version}，评估日期 {verdict.as_of}",
+            f"standard {verdict.standard.id} {verdict.standard.version}, as of {verdict.as_of}",
+        ),
+    ]
+    if verdict.source:
+        lines.append(_t(lang, f"数据来源 {verdict.source}", f"data from {verdict.source}"))
+    keep = set(only) if only is not None else None
+    for r in verdict.results:
+        if keep is None or r.outcome in keep:
+            lines.extend(_result_lines(r, lang))
+    return "\n".join(lines)

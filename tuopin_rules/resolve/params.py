@@ -1,0 +1,179 @@
+"""Parameters: values by effective date, and optionally by a record field (e.g. region).
+
+YAML shapes accepted under ``values:``::
+
+    values: {2016: 2952, 2019: 3218, 2020: 4000}       # keyed by year (in force from 1 January)
+    values: {2016-04-23: 2%}                            # keyed by date ("2016-04" = 1 April)
+    values: {default: 2%}                               # in force at every date
+    by: region
+    values: {default: 2%, western: 3%}                  # keyed by a code of the record field
+    values: {default: {2016: 2%}, western: {2016: 3%}}  # by field, then by date
+
+A value in force runs until the next key. Asking for a date before the first key is an
+:class:`~tuopin_rules.errors.EvaluationError` naming the parameter and the first date, not a crash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tuopin_rules.errors import EvaluationError
+from tuopin_rules.spec import ParameterSpec, Text, parse_date_like
+
+__all__ = ["ParamDef", "ParamValue", "build_param", "parse_value"]
+
+_PERCENT = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*%\s*$")
+_BEGINNING = dt.date.min
+
+
+@dataclass(frozen=True)
+class ParamValue:
+    """One value of a parameter and where it comes from.
+
+    Attributes:
+        value: ``Decimal`` (percent held as a fraction), ``bool`` or ``str``.
+        percent: the value was written as a percent.
+        effective_from: the date it is in force from (``None``: always).
+        by_key: the code of the ``by`` field it applies to, or ``"default"``/``None``.
+    """
+
+    value: Decimal | bool | str
+    percent: bool
+    effective_from: dt.date | None
+    by_key: str | None
+
+
+@dataclass
+class ParamDef:
+    """A compiled parameter: its type and its timeline(s)."""
+
+    name: str
+    type: str  # number | bool | text
+    label: Text | None
+    unit: Text | None
+    by: str | None
+    source: str | None
+    notes: Text | None
+    timelines: dict[str | None, list[ParamValue]] = field(default_factory=dict)
+
+    def lookup(self, as_of: dt.date, by_value: str | None = None) -> ParamValue:
+        """The value in force on ``as_of`` (for the record whose ``by`` field is ``by_value``).
+
+        Raises:
+            EvaluationError: when no value is in force on that date.
+        """
+        key: str | None = None
+        if self.by is not None:
+            key = by_value if by_value in self.timelines else "default"
+            if key not in self.timelines:
+                raise EvaluationError(f"parameter {self.name!r} has no value for {self.by}={by_value!r} and no default")
+        timeline = self.timelines[key]
+        current = None
+        for pv in timeline:
+            if (pv.effective_from or _BEGINNING) <= as_of:
+                current = pv
+        if current is None:
+            first = timeline[0].effective_from
+            raise EvaluationError(
+                f"parameter {self.name!r} has no value in force on {as_of.isoformat()}"
+                f" (its first value is from {first.isoformat() if first else '?'})"
+            )
+        return current
+
+    def first_date(self) -> dt.date | None:
+        """The earliest date from which every timeline has a value (None: always)."""
+        firsts = [tl[0].effective_from for tl in self.timelines.values() if tl]
+        dated = [d for d in firsts if d is not None]
+        return max(dated) if dated else None
+
+
+def parse_value(raw: Any) -> tuple[Decimal | bool | str, bool]:
+    """Read a parameter value: numbers exactly, ``"2%"`` as 0.02, booleans, else text.
+
+    >>> parse_value("2%")
+    (Decimal('0.02'), True)
+    >>> parse_value(4000)
+    (Decimal('4000'), False)
+    """
+    if isinstance(raw, bool):
+        return raw, False
+    if isinstance(raw, (int, Decimal)):
+        return Decimal(raw), False
+    if isinstance(raw, str):
+        m = _PERCENT.match(raw)
+        if m:
+            return Decimal(m.group(1)) / 100, True
+        return raw, False
+    raise ValueError(f"a parameter value must be a number, percent, true/false or text, not {raw!r}")
+
+
+def _type_of(value: Decimal | bool | str) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, Decimal):
+        return "number"
+    return "text"
+
+
+def _timeline(
+    raw: Any, by_key: str | None, problems: list[tuple[tuple[Any, ...], str]], path: tuple[Any, ...]
+) -> list[ParamValue]:
+    if not isinstance(raw, dict):
+        try:
+            value, pct = parse_value(raw)
+        except ValueError as exc:
+            problems.append((path, str(exc)))
+            return []
+        return [ParamValue(value, pct, None, by_key)]
+    out: list[ParamValue] = []
+    for key, item in raw.items():
+        try:
+            start = None if key == "default" else parse_date_like(key)
+        except ValueError as exc:
+            problems.append(((*path, key), f"a time key must be a year, date or 'default': {exc}"))
+            continue
+        if isinstance(item, dict):
+            problems.append(((*path, key), "a dated value must be a single value, not a mapping"))
+            continue
+        try:
+            value, pct = parse_value(item)
+        except ValueError as exc:
+            problems.append(((*path, key), str(exc)))
+            continue
+        out.append(ParamValue(value, pct, start, by_key))
+    out.sort(key=lambda pv: pv.effective_from or _BEGINNING)
+    return out
+
+
+def build_param(name: str, spec: ParameterSpec) -> tuple[ParamDef, list[tuple[tuple[Any, ...], str]]]:
+    """Compile a parameter spec; returns the definition and ``(path, message)`` problems.
+
+    Paths are relative to the parameter's ``values`` mapping.
+    """
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    timelines: dict[str | None, list[ParamValue]] = {}
+    if spec.by is None:
+        timelines[None] = _timeline(spec.values, None, problems, ())
+    else:
+        for key, raw in spec.values.items():
+            timelines[str(key)] = _timeline(raw, str(key), problems, (key,))
+    types = {_type_of(pv.value) for tl in timelines.values() for pv in tl}
+    if len(types) > 1:
+        problems.append(((), f"values mix types ({', '.join(sorted(types))})"))
+    if not any(timelines.values()) and not problems:
+        problems.append(((), "no values"))
+    pdef = ParamDef(
+        name=name,
+        type=next(iter(types)) if len(types) == 1 else "number",
+        label=spec.label,
+        unit=spec.unit,
+        by=spec.by,
+        source=spec.source,
+        notes=spec.notes,
+        timelines={k: v for k, v in timelines.items() if v},
+    )
+    return pdef, problems
