@@ -23,6 +23,7 @@ __all__ = ["Explainer"]
 
 LANGS = ("zh", "en")
 MAX_CHILDREN = 5
+MAX_LINKED = 20
 
 
 class Explainer:
@@ -84,6 +85,45 @@ class Explainer:
             return text
         return fmt_plain(value, lang)
 
+    def humanize(self, node: ast.Expr, lang: str) -> str:
+        """An expression in words: field labels, and 且/或/非 in Chinese (for reasons, not for parsing)."""
+        zh = lang == "zh"
+
+        def h(sub: ast.Expr) -> str:
+            return self.humanize(sub, lang)
+
+        match node:
+            case ast.FieldRef(entity=e, name=n):
+                return self.standard.schema.entities[e].fields[n].label.get(lang)
+            case ast.ParamRef(name=n):
+                p = self.standard.params[n]
+                return p.label.get(lang) if p.label else n
+            case ast.Literal(value=str() as text):
+                return text
+            case ast.Literal(value=bool() as b):
+                return fmt_plain(b, lang)
+            case ast.Literal():
+                return to_text(node)
+            case ast.BoolOp(op=op, operands=ops):
+                word = (" 且 " if op == "and" else " 或 ") if zh else f" {op} "
+                return word.join(h(o) for o in ops)
+            case ast.Not(operand=o):
+                return ("非" if zh else "not ") + h(o)
+            case ast.Between(operand=a, low=lo, high=hi):
+                return f"{h(a)} 在 {h(lo)} 至 {h(hi)} 之间" if zh else f"{h(a)} between {h(lo)} and {h(hi)}"
+            case ast.Compare(op=op, left=a, right=b):
+                return f"{h(a)} {op} {h(b)}"
+            case ast.In(operand=a, items=items, negated=neg):
+                word = ("不属于" if neg else "属于") if zh else ("not in" if neg else "in")
+                return f"{h(a)} {word} [{', '.join(h(i) for i in items.items)}]"
+            case ast.Aggregate(func=f, child=c, filter=flt, arg=arg):
+                child = self.standard.schema.entities[c].label.get(lang)
+                inner = ", ".join(h(x) for x in (flt, arg) if x is not None)
+                return f"{f}({child}{': ' + inner if inner else ''})"
+            case ast.FuncCall(name=n, args=args):
+                return f"{n}({', '.join(h(a) for a in args)})"
+        return to_text(node)
+
     def _pair(self, node: ast.Expr, trace: Trace, lang: str) -> str:
         """``label value`` for a node (just the value for a literal)."""
         value = trace.value(node)
@@ -142,7 +182,11 @@ class Explainer:
                 return [head]
             case ast.Aggregate():
                 return self.why_aggregate(node, trace, lang, want)
-        return [phrase("holds" if want else "fails", lang, text=to_text(node))]
+            case ast.FuncCall(name="coalesce", args=args):
+                decided = next((a for a in args if trace.value(a) is not None), None)
+                if decided is not None:
+                    return self.why(decided, trace, lang, want)
+        return [phrase("holds" if want else "fails", lang, text=self.humanize(node, lang))]
 
     def why_aggregate(self, node: ast.Aggregate, trace: Trace, lang: str, want: bool) -> list[str]:
         parts = trace.children.get(id(node))
@@ -158,11 +202,13 @@ class Explainer:
                 if p.included is not False and flag is target:
                     deciding.append(p)
         if not deciding:
+            shown = node.filter if node.filter is not None else node.arg
+            text = self.humanize(shown, lang) if shown is not None else ""
             if node.func == "any" and not want:
-                shown = node.filter if node.filter is not None else node.arg
-                text = to_text(shown) if shown is not None else ""
                 return [phrase("no_child", lang, child=child_label, cond=text)]
-            return [phrase("holds" if want else "fails", lang, text=to_text(node))]
+            if node.func == "all" and want:
+                return [phrase("all_children", lang, child=child_label, n=len(parts), cond=text)]
+            return [phrase("holds" if want else "fails", lang, text=self.humanize(node, lang))]
         out = []
         for p in deciding[:MAX_CHILDREN]:
             clauses: list[str] = []
@@ -306,11 +352,52 @@ class Explainer:
                             zh=p.label.zh if p.label else node.name, en=p.label.get("en") if p.label else node.name
                         ),
                         value=_exact(pv.value),
+                        display=self.display(node, pv.value),
                         unit=_loc(p.unit),
                         effective_from=pv.effective_from,
                         source=p.source,
                     )
+        for child in self.linked_records(trace, set()):
+            out.setdefault(("record", f"{child.entity}:{child.id}"), self.record_evidence(child))
         return list(out.values())
+
+    def linked_records(self, trace: Trace, seen: set[int]) -> list[Record]:
+        """Child records that drove derived aggregates (e.g. the households still poor in a village)."""
+        found: list[Record] = []
+        for _value, sub in trace.derived.values():
+            if id(sub) in seen:
+                continue
+            seen.add(id(sub))
+            for node in ast.walk(self._derive_tree(sub)):
+                if isinstance(node, ast.Aggregate) and node.filter is not None:
+                    found += [p.record for p in sub.children.get(id(node)) or [] if p.included is True]
+            found += self.linked_records(sub, seen)
+        return found[:MAX_LINKED]
+
+    def _derive_tree(self, sub: Trace) -> ast.Expr:
+        """The ``derive`` expression a derived-field trace evaluated (its first evaluated node)."""
+        for (entity, _name), tree in self.standard.derived.items():
+            if entity == sub.record.entity and id(tree) in sub.values:
+                return tree
+        return ast.Literal(False)
+
+    def record_evidence(self, child: Record) -> Evidence:
+        ent = self.standard.schema.entities[child.entity]
+        label = Localized(zh=ent.label.zh, en=ent.label.get("en"))
+        name = child.values.get(ent.name_field or "") or child.values.get("head_name") or child.values.get("name")
+        shown = f"{child.id}（{name}）" if name else str(child.id)
+        return Evidence(
+            kind="record",
+            name=str(child.id),
+            label=label,
+            value=str(child.id),
+            display=Localized(zh=shown, en=shown.replace("（", " (").replace("）", ")")),
+            source=child.source,
+        )
+
+    def display(self, node: ast.Expr, value: Any) -> Localized:
+        """``value`` shown in both languages, in the type and unit of ``node``."""
+        return Localized(zh=self.show(node, value, "zh"), en=self.show(node, value, "en"))
 
     def field_evidence(self, node: ast.FieldRef, trace: Trace) -> Evidence:
         rec = trace.record
@@ -331,12 +418,15 @@ class Explainer:
             tree = self.standard.derived[(node.entity, node.name)]
             sub = trace.derived[node.name][1]
             parts = [f"{to_text(n)} = {fmt_plain(sub.value(n), 'en')}" for n in _operands(tree)]
-            text = to_text(tree) + (f"（{'; '.join(parts)}）" if parts else "")
-            note = Localized(zh=phrase("derived_from", "zh", text=text), en=phrase("derived_from", "en", text=text))
+            detail = "; ".join(parts)
+            zh = to_text(tree) + (f"（{detail}）" if parts else "")
+            en = to_text(tree) + (f" ({detail})" if parts else "")
+            note = Localized(zh=phrase("derived_from", "zh", text=zh), en=phrase("derived_from", "en", text=en))
         shown = None if value is None else _exact(value)
         return Evidence(
             kind=kind,
             name=node.name,
+            display=self.display(node, value),
             label=Localized(zh=f.label.zh, en=f.label.get("en")),
             value=shown,
             unit=_loc(f.unit),

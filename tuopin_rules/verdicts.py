@@ -65,7 +65,8 @@ class Evidence(_Model):
             ``parameter`` (from the standard), ``member`` (a child record that decided an aggregate).
         name: field / parameter name, or the child record's id.
         label: display label (zh / en).
-        value: the value as text (decimals exact), or ``None`` when missing.
+        value: the value as text (decimals exact, percents as fractions, codes as codes), or ``None``.
+        display: the value as a person reads it (``4,000 元``, ``2.6%``, ``是``, code labels).
         unit: display unit (zh / en), or ``None``.
         effective_from: for parameters, the date the value is in force from.
         source: for parameters, the cited document id; for data fields, ``file:row``.
@@ -76,6 +77,7 @@ class Evidence(_Model):
     name: str
     label: Localized
     value: str | None
+    display: Localized
     unit: Localized | None = None
     effective_from: dt.date | None = None
     source: str | None = None

@@ -201,9 +201,13 @@ def check_char(body: str) -> str:
 
 
 def citizen_id(rng: random.Random, age: int, male: bool, used: set[str]) -> str:
-    """Draw an unused 18-character ID: region 410522, a birth date giving ``age`` at year end, sex digit."""
+    """Draw an unused 18-character ID: region 410522, a birth date giving ``age`` at year end, sex digit.
+
+    Nobody is born in the last year (an infant counts as born the year before), so the same files can be
+    evaluated as of the previous year too without members who did not exist yet.
+    """
     while True:
-        birth = dt.date(YEAR - age, 1, 1) + dt.timedelta(days=rng.randrange(365))
+        birth = dt.date(YEAR - max(age, 1), 1, 1) + dt.timedelta(days=rng.randrange(365))
         body = f"{REGION}{birth:%Y%m%d}{rng.randrange(500) * 2 + male:03d}"
         number = body + check_char(body)
         if number not in used:

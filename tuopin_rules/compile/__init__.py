@@ -116,9 +116,10 @@ class Standard:
 
 
 class _Compiler:
-    def __init__(self, doc: SourceDoc, spec: StandardSpec) -> None:
+    def __init__(self, doc: SourceDoc, spec: StandardSpec, rule_specs: list[tuple[int, RuleSpec]]) -> None:
         self.doc = doc
         self.spec = spec
+        self.rule_specs = rule_specs
         self.problems: list[Diagnostic] = []
         self.schema = base_schema()
         self.params: dict[str, ParamDef] = {}
@@ -235,7 +236,7 @@ class _Compiler:
                 if bound is not None:
                     self.derived[(entity, fname)] = bound
         self.check_cycles()
-        rules = [r for i, rs in enumerate(spec.rules) if (r := self.rule(rs, i)) is not None]
+        rules = [r for i, rs in self.rule_specs if (r := self.rule(rs, i)) is not None]
         text_hash = hashlib.sha256(self.doc.text.encode("utf-8")).hexdigest()
         return Standard(
             id=spec.standard,
@@ -372,13 +373,24 @@ def compile_standard(doc: SourceDoc, prior: list[Diagnostic] | None = None) -> S
         StandardError: with every problem found in the file.
     """
     problems = list(prior or [])
-    spec, invalid = validate(doc, StandardSpec)
+    # validate the frame and each rule on its own, so one bad rule does not hide the others' problems
+    data = doc.data if isinstance(doc.data, dict) else {}
+    raw_rules = data.get("rules")
+    frame = {**data, "rules": []} if isinstance(raw_rules, list) else data
+    spec, invalid = validate(doc, StandardSpec, frame if isinstance(doc.data, dict) else None)
+    problems += invalid
+    rule_specs: list[tuple[int, RuleSpec]] = []
+    for i, raw in enumerate(raw_rules if isinstance(raw_rules, list) else []):
+        rule, rule_problems = validate(doc, RuleSpec, raw, ("rules", i))
+        problems += rule_problems
+        if rule is not None:
+            rule_specs.append((i, rule))
     if spec is None:
-        raise StandardError(_ordered([*problems, *invalid]))
-    compiler = _Compiler(doc, spec)
+        raise StandardError(_ordered(problems))
+    compiler = _Compiler(doc, spec, rule_specs)
     compiler.problems.extend(problems)
     seen: dict[str, int] = {}
-    for i, rs in enumerate(spec.rules):
+    for i, rs in rule_specs:
         if rs.id in seen:
             compiler.add(
                 "duplicate-rule", f"rule id {rs.id!r} is already used by rule #{seen[rs.id] + 1}", ("rules", i, "id")

@@ -14,7 +14,7 @@ from typing import Any
 from tuopin_rules.compile import Rule, Standard
 from tuopin_rules.entities.records import Record, link, record_from_mapping
 from tuopin_rules.errors import DataIssue, EvaluationError
-from tuopin_rules.evaluate.scalar import Trace, evaluate
+from tuopin_rules.evaluate.scalar import DerivedCache, Trace, evaluate
 from tuopin_rules.explain import Explainer
 from tuopin_rules.verdicts import Citation, Localized, Outcome, RuleResult, StandardRef, Verdict
 
@@ -108,7 +108,8 @@ class Engine:
     ) -> Verdict:
         """Evaluate a built (and linked) record; ``issues`` are its data issues, carried in the verdict."""
         day = coerce_as_of(as_of)
-        results = [self.evaluate_rule(rule, record, day) for rule in self.standard.rules_for(record.entity, day)]
+        cache: DerivedCache = {}
+        results = [self.evaluate_rule(rule, record, day, cache) for rule in self.standard.rules_for(record.entity, day)]
         return Verdict(
             entity=record.entity,
             entity_id=record.id,
@@ -132,14 +133,18 @@ class Engine:
             for record in tables.get(kind, []):
                 yield self.evaluate_record(record, day)
 
-    def evaluate_rule(self, rule: Rule, record: Record, as_of: dt.date) -> RuleResult:
-        """One rule against one record, explained."""
+    def evaluate_rule(
+        self, rule: Rule, record: Record, as_of: dt.date, cache: DerivedCache | None = None
+    ) -> RuleResult:
+        """One rule against one record, explained (``cache`` shares derived values between rules)."""
         trace = Trace(record)
         outcome: Outcome
         missing: list[str] = []
         decided_by = rule.require
         applies = (
-            True if rule.applies_when is None else evaluate(self.standard, rule.applies_when, record, as_of, trace)[0]
+            True
+            if rule.applies_when is None
+            else evaluate(self.standard, rule.applies_when, record, as_of, trace, cache)[0]
         )
         if applies is False:
             outcome = Outcome.NOT_APPLICABLE
@@ -148,7 +153,7 @@ class Engine:
             assert rule.applies_when is not None
             decided_by = rule.applies_when
         else:
-            value = evaluate(self.standard, rule.require, record, as_of, trace)[0]
+            value = evaluate(self.standard, rule.require, record, as_of, trace, cache)[0]
             outcome = Outcome.PASS if value is True else Outcome.FAIL if value is False else Outcome.UNKNOWN
         if outcome is Outcome.UNKNOWN:
             missing = self.explainer.missing(decided_by, trace)

@@ -47,6 +47,9 @@ def kleene_not(value: bool | None) -> bool | None:
     return None if value is None else not value
 
 
+DerivedCache = dict[tuple[int, str], tuple[Any, "Trace"]]
+
+
 @dataclass
 class ChildTrace:
     """One child record's part in an aggregate: its filter value, its argument value, its trace."""
@@ -83,10 +86,11 @@ class Trace:
 
 
 class _Evaluator:
-    def __init__(self, standard: Standard, as_of: dt.date) -> None:
+    def __init__(self, standard: Standard, as_of: dt.date, cache: DerivedCache | None = None) -> None:
         self.standard = standard
         self.as_of = as_of
         self.in_progress: set[tuple[int, str]] = set()
+        self.cache: DerivedCache = cache if cache is not None else {}
 
     def field(self, rec: Record, name: str, trace: Trace) -> Any:
         value = rec.values.get(name)
@@ -98,13 +102,16 @@ class _Evaluator:
         if name in trace.derived:
             return trace.derived[name][0]
         key = (id(rec), name)
+        if key in self.cache:  # computed already for another rule of the same evaluation
+            trace.derived[name] = self.cache[key]
+            return self.cache[key][0]
         if key in self.in_progress:  # pragma: no cover - cycles are rejected when loading
             return None
         self.in_progress.add(key)
         sub = Trace(rec)
         result = self.eval(derive, rec, sub)
         self.in_progress.discard(key)
-        trace.derived[name] = (result, sub)
+        trace.derived[name] = self.cache[key] = (result, sub)
         return result
 
     def eval(self, node: ast.Expr, rec: Record, trace: Trace) -> Any:
@@ -245,7 +252,12 @@ def _compare(op: str, a: Any, b: Any) -> bool | None:
 
 
 def evaluate(
-    standard: Standard, node: ast.Expr, record: Record, as_of: dt.date, trace: Trace | None = None
+    standard: Standard,
+    node: ast.Expr,
+    record: Record,
+    as_of: dt.date,
+    trace: Trace | None = None,
+    cache: DerivedCache | None = None,
 ) -> tuple[Any, Trace]:
     """Evaluate a bound expression against one record.
 
@@ -255,6 +267,8 @@ def evaluate(
         record: the record in scope (with its child collections linked).
         as_of: the evaluation date; the only "today" a rule sees.
         trace: a trace to extend (shared between a rule's ``applies_when`` and ``require``).
+        cache: derived values already computed in this evaluation, keyed by ``(id(record), field)``;
+            share one only while the records it names are alive and unchanged (one ``evaluate_record``).
 
     Returns:
         ``(value, trace)`` where value is ``True``/``False``/``None`` for a condition.
@@ -263,5 +277,5 @@ def evaluate(
         EvaluationError: when a parameter has no value in force on ``as_of``.
     """
     trace = trace if trace is not None else Trace(record)
-    value = _Evaluator(standard, as_of).eval(node, record, trace)
+    value = _Evaluator(standard, as_of, cache).eval(node, record, trace)
     return value, trace

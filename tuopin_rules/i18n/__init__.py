@@ -48,6 +48,7 @@ PHRASES: dict[str, tuple[str, str]] = {
     "not_applicable": ("不适用：{why}", "not applicable: {why}"),
     "none_of": ("以下条件均不满足：{items}", "none of these holds: {items}"),
     "no_child": ("没有{child}满足：{cond}", "no {child} meets: {cond}"),
+    "all_children": ("全部 {n} 名{child}均满足：{cond}", "all {n} {child} records meet: {cond}"),
     "child_item": ("{child} {id}：{why}", "{child} {id}: {why}"),
     "more_children": ("等共 {n} 个", "and others, {n} in all"),
     "between_fail": ("{label} {value}，不在 {low} 至 {high} 之间", "{label} {value} is not between {low} and {high}"),

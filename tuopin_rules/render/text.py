@@ -117,8 +117,7 @@ def _result_lines(r: RuleResult, lang: str) -> list[str]:
     if r.missing:
         out.append(f"    {_t(lang, '缺少', 'missing')}: {', '.join(r.missing)}")
     for ev in r.evidence:
-        value = ev.value if ev.value is not None else _t(lang, "（空）", "(missing)")
-        unit = f" {ev.unit.get(lang)}" if ev.unit and ev.value is not None else ""
+        value = ev.display.get(lang)
         extra = []
         if ev.effective_from:
             extra.append(_t(lang, f"自 {ev.effective_from} 起", f"from {ev.effective_from}"))
@@ -127,7 +126,7 @@ def _result_lines(r: RuleResult, lang: str) -> list[str]:
         if ev.note:
             extra.append(ev.note.get(lang))
         tail = f"  ({'; '.join(extra)})" if extra else ""
-        out.append(f"    {_t(lang, '依据', 'evidence')}: {ev.label.get(lang)} = {value}{unit}{tail}")
+        out.append(f"    {_t(lang, '依据', 'evidence')}: {ev.label.get(lang)} = {value}{tail}")
     if r.remedy is not None:
         out.append(f"    {_t(lang, '整改', 'remedy')}: {r.remedy.get(lang)}")
     if r.citation is not None:

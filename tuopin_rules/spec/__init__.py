@@ -47,22 +47,28 @@ __all__ = [
 M = TypeVar("M", bound=BaseModel)
 
 
-def validate(doc: SourceDoc, model: type[M]) -> tuple[M | None, list[Diagnostic]]:
-    """Validate ``doc.data`` as ``model``, returning every problem located in the file.
+def validate(
+    doc: SourceDoc, model: type[M], data: Any = None, prefix: tuple[Any, ...] = ()
+) -> tuple[M | None, list[Diagnostic]]:
+    """Validate ``doc.data`` (or a part of it) as ``model``, returning every problem located in the file.
 
     Args:
         doc: the loaded YAML with its source map.
-        model: a pydantic model class (``StandardSpec`` or ``SchemaSpec``).
+        model: a pydantic model class (``StandardSpec``, ``RuleSpec``, ``SchemaSpec``).
+        data: the part of the document to validate (default: all of it).
+        prefix: the path of ``data`` in the document (for positions).
 
     Returns:
         ``(instance, [])`` when valid, else ``(None, diagnostics)``.
     """
-    if not isinstance(doc.data, dict):
-        return None, [doc.diagnostic("invalid-value", "a standard must be a YAML mapping (key: value)")]
+    data = doc.data if data is None and not prefix else data
+    if not isinstance(data, dict):
+        what = "a standard" if not prefix else ".".join(map(str, prefix))
+        return None, [doc.diagnostic("invalid-value", f"{what} must be a YAML mapping (key: value)", prefix)]
     try:
-        return model.model_validate(doc.data), []
+        return model.model_validate(data), []
     except ValidationError as exc:
-        diagnostics = [_diagnostic(doc, model, err) for err in exc.errors()]
+        diagnostics = [_diagnostic(doc, model, err, prefix) for err in exc.errors()]
         # one problem per place is enough (a union reports every branch)
         unique: dict[tuple[Any, ...], Diagnostic] = {}
         for d in diagnostics:
@@ -71,12 +77,13 @@ def validate(doc: SourceDoc, model: type[M]) -> tuple[M | None, list[Diagnostic]
         return None, sorted(unique.values(), key=lambda d: (d.position.line, d.position.col) if d.position else (0, 0))
 
 
-def _diagnostic(doc: SourceDoc, model: type[BaseModel], err: Any) -> Diagnostic:
-    loc = tuple(err["loc"])
+def _diagnostic(doc: SourceDoc, model: type[BaseModel], err: Any, prefix: tuple[Any, ...] = ()) -> Diagnostic:
+    inner = tuple(err["loc"])
+    loc = (*prefix, *inner)
     kind = err["type"]
     where = ".".join(str(p) for p in loc) or "the top level"
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(model, loc[:-1])
+        allowed = _allowed_keys(model, inner[:-1])
         return doc.diagnostic(
             "unknown-key",
             f"unknown key {loc[-1]!r} in {'.'.join(str(p) for p in loc[:-1]) or 'the standard'}",

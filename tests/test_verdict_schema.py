@@ -1,0 +1,48 @@
+"""The verdict JSON is a contract: its JSON Schema is pinned by a golden file, and one verdict too.
+
+To accept an intended change of shape: bump verdicts.SCHEMA_VERSION, then run
+``TUOPIN_UPDATE_GOLDEN=1 python -m pytest tests/test_verdict_schema.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tuopin_rules import Engine, Verdict
+from tuopin_rules.verdicts import SCHEMA_VERSION
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("TUOPIN_UPDATE_GOLDEN") == "1"
+
+
+def _check(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(text, encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == text, f"{name} changed; see this module's docstring"
+
+
+def test_verdict_json_schema_is_pinned() -> None:
+    schema = Verdict.model_json_schema(mode="serialization")
+    _check("verdict.schema.json", json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+
+
+def test_one_verdict_is_pinned(engine: Engine) -> None:
+    verdict = engine.evaluate(
+        "household",
+        {
+            "户编号": "0012",
+            "脱贫状态": "已脱贫",
+            "人均纯收入": "3650",
+            "不愁吃": "是",
+            "不愁穿": "是",
+            "危房级别": "C级",
+            "members": [{"人编号": "001", "证件号码": "11010519491231002X", "是否参加城乡居民基本医疗保险": "是"}],
+        },
+        as_of=2020,
+    )
+    assert verdict.schema_version == SCHEMA_VERSION
+    text = verdict.to_json(indent=2) + "\n"
+    _check("verdict-household-0012.json", text.replace(engine.standard.content_hash, "sha256:<content hash>"))
