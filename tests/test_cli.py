@@ -121,3 +121,11 @@ def test_lint_bundled_is_clean() -> None:
 def test_standards_lists_bundled() -> None:
     code, out, _ = run("standards")
     assert code == 0 and "cn-national" in out
+
+
+def test_schema_command_prints_the_ruleset_json_schema() -> None:
+    code, out, _ = run("schema")
+    assert code == 0
+    schema = json.loads(out)
+    assert "rules" in schema["properties"] and "RuleSpec" in schema["$defs"]
+    assert schema["$defs"]["RuleSpec"]["additionalProperties"] is False

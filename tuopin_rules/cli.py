@@ -24,6 +24,7 @@ from tuopin_rules.render.text import Summary, render_summary, render_verdict
 from tuopin_rules.verdicts import Outcome, Verdict
 
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
+PROGRESS_MIN = 2_000  # records: below this a run is too quick for a progress bar
 
 lang_option = click.option(
     "--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language of reasons and messages."
@@ -133,10 +134,14 @@ def check(
     try:
         if out:
             sink = sys.stdout if out == "-" else open(out, "w", encoding="utf-8")  # noqa: SIM115
-        for verdict in _verdicts(engine, dataset, kinds, day):
-            summary.add(verdict, lang)
-            if sink is not None:
-                sink.write(verdict.to_json() + "\n")
+        total = sum(len(dataset.tables.get(k, [])) for k in kinds)
+        show = sys.stderr.isatty() and total >= PROGRESS_MIN
+        with click.progressbar(length=total, label="evaluating", file=sys.stderr, hidden=not show) as bar:
+            for verdict in _verdicts(engine, dataset, kinds, day):
+                summary.add(verdict, lang)
+                bar.update(1)
+                if sink is not None:
+                    sink.write(verdict.to_json() + "\n")
     except EvaluationError as exc:
         _fail(str(exc))
     finally:
@@ -262,6 +267,14 @@ def lint(paths: tuple[str, ...], fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     sys.exit(EXIT_ERROR if errors else EXIT_OK)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the ruleset format (for editor completion and validation)."""
+    from tuopin_rules.spec import StandardSpec
+
+    click.echo(json.dumps(StandardSpec.model_json_schema(by_alias=True), ensure_ascii=False, indent=2))
 
 
 @main.command()
