@@ -126,11 +126,6 @@ def test_missing_key_of_a_source() -> None:
     assert _where(d)[0] == 5
 
 
-@pytest.mark.xfail(
-    reason="BUG: spec.validate de-duplicates diagnostics by (position, code), so two keys missing from the "
-    "same mapping are reported as one",
-    strict=True,
-)
 def test_every_missing_key_of_one_mapping_is_reported() -> None:
     text = HEAD + RULE.replace("    title: {zh: 收入}\n", "").replace("    source: s1\n", "")
     missing = sorted(d.message for d in _errors(text) if d.code == "missing-key")
@@ -306,9 +301,7 @@ def test_caret_span_over_chinese_text_counts_cells() -> None:
             "e.yaml: error[missing-key]: needs 'standard'\n   = help: add it",
         ),
         (
-            Diagnostic(
-                "unknown-key", "unknown", file="w.yaml", position=Position(3, 5, 8), source_line="  - abc: 1\n"
-            ),
+            Diagnostic("unknown-key", "unknown", file="w.yaml", position=Position(3, 5, 8), source_line="  - abc: 1\n"),
             "w.yaml:3:5: error[unknown-key]: unknown\n 3 |   - abc: 1\n   |     ^^^",
         ),
         (

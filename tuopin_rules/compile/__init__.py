@@ -140,15 +140,20 @@ class _Compiler:
             if line_text[start + lead : start + lead + len(text)] == text:
                 col = start + lead + offset + 1
                 return Position(base.line, col, col + length)
-        # a block scalar: find the expression line that holds the offset
-        before = text[:offset]
-        row, col_in = before.count("\n"), len(before.rsplit("\n", 1)[-1])
-        target = text.split("\n")[row]
-        for n in range(base.line, base.line + 200):
-            candidate = self.doc.line(n)
-            idx = candidate.find(target) if target else -1
-            if idx >= 0 and candidate.strip():
-                return Position(n, idx + col_in + 1, idx + col_in + 1 + length)
+        # a multi-line value (block, folded or flowed scalar): find the offending token itself,
+        # counting earlier occurrences of it in the expression
+        token = text[offset : offset + length].strip() or text[offset : offset + 1]
+        nth = text[:offset].count(token) if token else 0
+        seen = 0
+        for n in range(base.line, base.line + text.count("\n") + text.count(" ") + 2):
+            line = self.doc.line(n)
+            start_at = base.col - 1 if n == base.line else 0
+            idx = line.find(token, start_at) if token else -1
+            while idx >= 0:
+                if seen == nth:
+                    return Position(n, idx + 1, idx + 1 + length)
+                seen += 1
+                idx = line.find(token, idx + 1)
         return base
 
     def expr_diag(
@@ -217,8 +222,10 @@ class _Compiler:
                     self.add("invalid-value", msg, ("fields", entity, name), key=True)
         for name, pspec in spec.parameters.items():
             pdef, problems = build_param(name, pspec)
-            for sub, msg in problems:
-                self.add("parameter-values", f"parameter {name!r}: {msg}", ("parameters", name, "values", *sub))
+            for sub, msg, at_key in problems:
+                self.add(
+                    "parameter-values", f"parameter {name!r}: {msg}", ("parameters", name, "values", *sub), key=at_key
+                )
             if pspec.source is not None and pspec.source not in spec.sources:
                 self.add(
                     "unknown-source",
@@ -237,6 +244,7 @@ class _Compiler:
                     self.derived[(entity, fname)] = bound
         self.check_cycles()
         rules = [r for i, rs in self.rule_specs if (r := self.rule(rs, i)) is not None]
+        self.check_invalid_rules()
         text_hash = hashlib.sha256(self.doc.text.encode("utf-8")).hexdigest()
         return Standard(
             id=spec.standard,
@@ -251,6 +259,20 @@ class _Compiler:
             derived=self.derived,
             rules=rules,
         )
+
+    def check_invalid_rules(self) -> None:
+        """Compile the expressions of rules that failed validation, so their mistakes show too."""
+        raw_rules = self.doc.data.get("rules") if isinstance(self.doc.data, dict) else None
+        valid = {i for i, _ in self.rule_specs}
+        for i, raw in enumerate(raw_rules if isinstance(raw_rules, list) else []):
+            if i in valid or not isinstance(raw, dict):
+                continue
+            entity = raw.get("entity")
+            if not isinstance(entity, str) or entity not in self.schema.entities:
+                continue
+            for key in ("applies_when", "require"):
+                if raw.get(key) is not None:
+                    self.expression(raw[key], ("rules", i, key), entity, "bool")
 
     def check_cycles(self) -> None:
         graph = {

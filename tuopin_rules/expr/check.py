@@ -83,12 +83,10 @@ class _Checker:
                 hint=f"aggregate it, e.g. count({node.name}) or any({node.name}, ...)",
             )
         pool = [*ent.spellings(), *self.params, *SPECIALS]
-        return self.err(
-            "unknown-field",
-            f"unknown field or parameter {node.name!r} for a {ent.name}",
-            node,
-            hint=did_you_mean(node.name, pool),
-        )
+        hint = did_you_mean(node.name, pool)
+        if hint is not None and any(hint == f"did you mean '{p}'?" for p in self.params):
+            return self.err("unknown-parameter", f"unknown parameter {node.name!r}", node, hint=hint)
+        return self.err("unknown-field", f"unknown field or parameter {node.name!r} for a {ent.name}", node, hint=hint)
 
     # ---- generic --------------------------------------------------------------------------
     def bind(self, node: ast.Expr, ent: EntityDef) -> tuple[ast.Expr, Ty]:

@@ -29,6 +29,9 @@ __all__ = ["ParamDef", "ParamValue", "build_param", "parse_value"]
 _PERCENT = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*%\s*$")
 _BEGINNING = dt.date.min
 
+#: a problem in a parameter's values: (path under ``values``, message, whether it is about the key)
+Problem = tuple[tuple[Any, ...], str, bool]
+
 
 @dataclass(frozen=True)
 class ParamValue:
@@ -120,13 +123,13 @@ def _type_of(value: Decimal | bool | str) -> str:
 
 
 def _timeline(
-    raw: Any, by_key: str | None, problems: list[tuple[tuple[Any, ...], str]], path: tuple[Any, ...]
+    raw: Any, by_key: str | None, problems: list[Problem], path: tuple[Any, ...]
 ) -> list[ParamValue]:
     if not isinstance(raw, dict):
         try:
             value, pct = parse_value(raw)
         except ValueError as exc:
-            problems.append((path, str(exc)))
+            problems.append((path, str(exc), False))
             return []
         return [ParamValue(value, pct, None, by_key)]
     out: list[ParamValue] = []
@@ -134,27 +137,27 @@ def _timeline(
         try:
             start = None if key == "default" else parse_date_like(key)
         except ValueError as exc:
-            problems.append(((*path, key), f"a time key must be a year, date or 'default': {exc}"))
+            problems.append(((*path, key), f"a time key must be a year, date or 'default': {exc}", True))
             continue
         if isinstance(item, dict):
-            problems.append(((*path, key), "a dated value must be a single value, not a mapping"))
+            problems.append(((*path, key), "a dated value must be a single value, not a mapping", False))
             continue
         try:
             value, pct = parse_value(item)
         except ValueError as exc:
-            problems.append(((*path, key), str(exc)))
+            problems.append(((*path, key), str(exc), False))
             continue
         out.append(ParamValue(value, pct, start, by_key))
     out.sort(key=lambda pv: pv.effective_from or _BEGINNING)
     return out
 
 
-def build_param(name: str, spec: ParameterSpec) -> tuple[ParamDef, list[tuple[tuple[Any, ...], str]]]:
-    """Compile a parameter spec; returns the definition and ``(path, message)`` problems.
+def build_param(name: str, spec: ParameterSpec) -> tuple[ParamDef, list[Problem]]:
+    """Compile a parameter spec; returns the definition and ``(path, message, at_key)`` problems.
 
     Paths are relative to the parameter's ``values`` mapping.
     """
-    problems: list[tuple[tuple[Any, ...], str]] = []
+    problems: list[Problem] = []
     timelines: dict[str | None, list[ParamValue]] = {}
     if spec.by is None:
         timelines[None] = _timeline(spec.values, None, problems, ())
@@ -163,9 +166,9 @@ def build_param(name: str, spec: ParameterSpec) -> tuple[ParamDef, list[tuple[tu
             timelines[str(key)] = _timeline(raw, str(key), problems, (key,))
     types = {_type_of(pv.value) for tl in timelines.values() for pv in tl}
     if len(types) > 1:
-        problems.append(((), f"values mix types ({', '.join(sorted(types))})"))
+        problems.append(((), f"values mix types ({', '.join(sorted(types))})", False))
     if not any(timelines.values()) and not problems:
-        problems.append(((), "no values"))
+        problems.append(((), "no values", False))
     pdef = ParamDef(
         name=name,
         type=next(iter(types)) if len(types) == 1 else "number",

@@ -38,19 +38,22 @@ PathKey = tuple[str | int, ...]
 _INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
 _FLOAT = re.compile(r"^[-+]?(0|[1-9][0-9]*)\.[0-9]+([eE][-+]?[0-9]+)?$|^[-+]?(0|[1-9][0-9]*)[eE][-+]?[0-9]+$")
 _PLAIN_TAG = "tag:yaml.org,2002:str"
-_ALLOWED_TAGS = {
-    "tag:yaml.org,2002:str",
-    "tag:yaml.org,2002:map",
-    "tag:yaml.org,2002:seq",
-    "tag:yaml.org,2002:null",
-    "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float",
-}
+_ALLOWED_TAGS = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
+_PLAIN = "tag:tuopin,2026:plain"
 
 
 class _Resolver(yaml.resolver.BaseResolver):
-    """Resolves plain scalars to str only; typing is done by :func:`_scalar`."""
+    """Marks untagged plain scalars so that :func:`_scalar` alone decides their type.
+
+    An explicit ``!!str`` keeps the default str tag, so ``!!str 12`` stays the text ``"12"``.
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode and implicit and implicit[0]:
+            return _PLAIN
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
 
 
 class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, _Resolver):
@@ -187,7 +190,7 @@ def _pos(node: Node) -> Position:
 
 def _scalar(node: ScalarNode) -> Any:
     value: str = node.value
-    if node.style is not None:  # quoted or block scalar: always text
+    if node.tag != _PLAIN or node.style is not None:  # quoted, block or !!str: always text
         return value
     if value in ("", "~", "null", "Null", "NULL"):
         return None
@@ -212,11 +215,12 @@ class _Builder:
         self.alias_nodes = 0
         self.alias_reported = False
         self.counts: dict[int, int] = {}
+        self.alias_depth = 0
 
     def build(self, node: Node, path: PathKey) -> Any:
         self.doc.value_positions[path] = _pos(node)
-        if id(node) in self.seen:  # an alias: the same node object met again
-            self.alias_nodes += _count(node, self.counts)
+        if id(node) in self.seen and self.alias_depth == 0:  # an alias: the same node object met again
+            self.alias_nodes += _count(node, self.counts)  # its whole expansion, nested aliases included
             if self.alias_nodes > MAX_ALIAS_NODES:
                 if not self.alias_reported:
                     self.alias_reported = True
@@ -230,8 +234,17 @@ class _Builder:
                     )
                 return None
         if isinstance(node, (MappingNode, SequenceNode)):
+            if id(node) in self.seen:
+                self.alias_depth += 1
+                try:
+                    return self._build(node, path)
+                finally:
+                    self.alias_depth -= 1
             self.seen.add(id(node))
-        if node.tag not in _ALLOWED_TAGS and not node.tag.startswith("tag:yaml.org,2002:merge"):
+        return self._build(node, path)
+
+    def _build(self, node: Node, path: PathKey) -> Any:
+        if node.tag not in _ALLOWED_TAGS and node.tag != _PLAIN:
             self.diagnostics.append(self.doc.diagnostic("yaml-tag", f"explicit tag {node.tag!r} is not allowed", path))
             return None
         if isinstance(node, ScalarNode):

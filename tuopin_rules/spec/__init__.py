@@ -72,7 +72,7 @@ def validate(
         # one problem per place is enough (a union reports every branch)
         unique: dict[tuple[Any, ...], Diagnostic] = {}
         for d in diagnostics:
-            key = (d.position, d.code)
+            key = (d.position, d.code, d.message)
             unique.setdefault(key, d)
         return None, sorted(unique.values(), key=lambda d: (d.position.line, d.position.col) if d.position else (0, 0))
 
