@@ -122,9 +122,7 @@ def _type_of(value: Decimal | bool | str) -> str:
     return "text"
 
 
-def _timeline(
-    raw: Any, by_key: str | None, problems: list[Problem], path: tuple[Any, ...]
-) -> list[ParamValue]:
+def _timeline(raw: Any, by_key: str | None, problems: list[Problem], path: tuple[Any, ...]) -> list[ParamValue]:
     if not isinstance(raw, dict):
         try:
             value, pct = parse_value(raw)
