@@ -82,10 +82,15 @@ def test_unknown_standard_and_bad_as_of() -> None:
     assert code == 2 and "--as-of" in err
 
 
-def test_as_of_before_any_poverty_line_is_a_clear_error() -> None:
+def test_as_of_before_the_standard_is_a_clear_error() -> None:
     code, _, err = run("check", "-s", "cn-national", "--as-of", "2015", str(DEMO))
     assert code == 2
-    assert "poverty_line" in err and "no value in force" in err
+    assert "standard cn-national is in force from 2016-04-01" in err
+
+
+def test_as_of_with_a_bad_month_is_rejected() -> None:
+    code, _, err = run("check", "-s", "cn-national", "--as-of", "2020-13", str(DEMO))
+    assert code == 2 and "--as-of" in err
 
 
 def test_missing_data_file() -> None:

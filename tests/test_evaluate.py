@@ -279,3 +279,101 @@ def test_numbers_stay_decimal_in_evidence(engine: Engine) -> None:
     assert ev["per_capita_net_income"].value == "4000.1"
     assert ev["poverty_line"].value == "4000"
     assert Decimal(ev["per_capita_net_income"].value) > Decimal(ev["poverty_line"].value)
+
+
+def test_all_where_without_condition_means_every_child_meets_the_filter() -> None:
+    standard = inline_standard(
+        """
+        rules:
+          - {id: r, entity: household, title: {zh: 全部}, require: all(members where medical_insured), source: doc}
+        """
+    )
+    members = [{"person_id": "1", "medical_insured": "是"}, {"person_id": "2", "medical_insured": "是"}]
+    assert _outcomes(standard, {"household_id": "1", "members": members})["r"].outcome is Outcome.PASS
+    members[1]["medical_insured"] = "否"
+    assert _outcomes(standard, {"household_id": "1", "members": members})["r"].outcome is Outcome.FAIL
+
+
+def test_template_placeholders_gap_and_as_of() -> None:
+    standard = inline_standard(
+        """
+        parameters:
+          line: {values: {2020: 4000}, source: doc}
+        rules:
+          - id: r
+            entity: household
+            title: {zh: 收入}
+            require: per_capita_net_income > line
+            source: doc
+            explain:
+              fail: {zh: "截至 {as_of}，差 {gap} 元（标准 {line}）", en: "short by {gap} as of {as_of}"}
+        """
+    )
+    r = _outcomes(standard, {"household_id": "1", "per_capita_net_income": "3650.5"})["r"]
+    assert r.reason.zh == "截至 2020-12-31，差 349.5 元（标准 4,000）"
+    assert r.reason.en == "short by 349.5 as of 2020-12-31"
+
+
+def test_template_cannot_name_a_field_read_only_inside_an_aggregate() -> None:
+    from tuopin_rules import StandardError
+
+    with pytest.raises(StandardError) as info:
+        inline_standard(
+            """
+            rules:
+              - id: r
+                entity: household
+                title: {zh: 儿童}
+                require: any(members, age > 5)
+                source: doc
+                explain: {fail: {zh: "年龄 {age}"}}
+            """
+        )
+    assert [d.code for d in info.value.diagnostics] == ["template-name"]
+
+
+def test_by_keys_accept_code_labels_and_reject_unknown_keys() -> None:
+    from tuopin_rules import StandardError
+
+    standard = inline_standard(
+        """
+        parameters:
+          limit: {by: region, values: {default: 2%, 西部: 3%}, source: doc}
+        rules:
+          - {id: inc, entity: village, title: {zh: 发生率}, require: poverty_incidence < limit, source: doc}
+        """
+    )
+    v = Engine(standard).evaluate("village", {"village_id": "v", "region": "western", "poverty_incidence": "2.5"}, 2020)
+    assert v.results[0].outcome is Outcome.PASS
+    with pytest.raises(StandardError) as info:
+        inline_standard(
+            """
+            parameters:
+              limit: {by: region, values: {default: 2%, west: 3%}, source: doc}
+            """
+        )
+    (diag,) = info.value.diagnostics
+    assert diag.code == "parameter-values" and "'west' is not a code of region" in diag.message
+
+
+def test_coalesce_arguments_must_share_a_type() -> None:
+    from tuopin_rules import StandardError
+
+    with pytest.raises(StandardError) as info:
+        inline_standard(
+            """
+            rules:
+              - {id: r, entity: household, title: {zh: x}, require: 'coalesce(per_capita_net_income, "n/a") > 1', source: doc}
+            """
+        )
+    assert info.value.diagnostics[0].code == "type-mismatch"
+
+
+def test_long_fractions_are_rounded_for_display_only(national) -> None:  # type: ignore[no-untyped-def]
+    v = Engine(national).evaluate(
+        "village", {"village_id": "v", "region": "中部", "poor_population": "11", "total_population": "1230"}, 2020
+    )
+    r = v.results[0]
+    assert r.reason.zh == "贫困发生率 0.89%，低于 贫困发生率上限 2%"
+    incidence = next(e for e in r.evidence if e.name == "poverty_incidence")
+    assert incidence.value is not None and incidence.value.startswith("0.0089430894308943")

@@ -7,6 +7,7 @@ one, else they are generated from the trace, e.g. "人均纯收入 3,650 元，�
 
 from __future__ import annotations
 
+import datetime as dt
 import string
 from decimal import Decimal
 from typing import Any
@@ -124,11 +125,11 @@ class Explainer:
                 return f"{n}({', '.join(h(a) for a in args)})"
         return to_text(node)
 
-    def _pair(self, node: ast.Expr, trace: Trace, lang: str) -> str:
-        """``label value`` for a node (just the value for a literal)."""
+    def _pair(self, node: ast.Expr, trace: Trace, lang: str, like: ast.Expr | None = None) -> str:
+        """``label value`` for a node; a literal is shown as its value, in the type of ``like``."""
         value = trace.value(node)
         if isinstance(node, ast.Literal):
-            return self.show(node, value, lang)
+            return self.show(like if isinstance(like, ast.FieldRef) else node, value, lang)
         return f"{self.label(node, trace, lang)} {self.show(node, value, lang)}"
 
     # ---- reasons ----------------------------------------------------------------------------
@@ -148,7 +149,9 @@ class Explainer:
             case ast.Compare(op=op, left=a, right=b):
                 word = table[op][1 if lang == "en" else 0]
                 joiner = "，" if lang == "zh" else " "
-                return [f"{self._pair(a, trace, lang)}{joiner}{word} {self._pair(b, trace, lang)}"]
+                left = self._pair(a, trace, lang, like=b)
+                right = self._pair(b, trace, lang, like=a)
+                return [f"{left}{joiner}{word} {right}"]
             case ast.Between(operand=a, low=lo, high=hi):
                 return [
                     phrase(
@@ -161,7 +164,9 @@ class Explainer:
                     )
                 ]
             case ast.In(operand=a, items=items, negated=neg):
-                shown = "、".join(self.show(a, trace.value(i), lang, with_unit=False) for i in items.items)
+                shown = ("、" if lang == "zh" else ", ").join(
+                    self.show(a, trace.value(i), lang, with_unit=False) for i in items.items
+                )
                 key = "in_pass" if want != neg else ("in_fail" if not neg else "not_in_fail")
                 return [
                     phrase(
@@ -207,7 +212,12 @@ class Explainer:
             if node.func == "any" and not want:
                 return [phrase("no_child", lang, child=child_label, cond=text)]
             if node.func == "all" and want:
-                return [phrase("all_children", lang, child=child_label, n=len(parts), cond=text)]
+                chosen = [p for p in parts if p.included is True]
+                if node.filter is not None and node.arg is not None:
+                    child_label += ("（" if lang == "zh" else " (") + self.humanize(node.filter, lang)
+                    child_label += "）" if lang == "zh" else ")"
+                    text = self.humanize(node.arg, lang)
+                return [phrase("all_children", lang, child=child_label, n=len(chosen), cond=text)]
             return [phrase("holds" if want else "fails", lang, text=self.humanize(node, lang))]
         out = []
         for p in deciding[:MAX_CHILDREN]:
@@ -264,7 +274,9 @@ class Explainer:
             out += self.missing(child, trace, prefix)
         return list(dict.fromkeys(out))
 
-    def reason(self, rule: Rule, outcome: Outcome, trace: Trace, missing: list[str], as_of_year: int) -> Localized:
+    def reason(
+        self, rule: Rule, outcome: Outcome, trace: Trace, missing: list[str], as_of: dt.date, gap: Gap | None = None
+    ) -> Localized:
         template = None
         if rule.explain is not None:
             template = {
@@ -275,7 +287,7 @@ class Explainer:
         texts = {}
         for lang in LANGS:
             if template is not None and (lang == "zh" or template.en):
-                texts[lang] = self.fill(rule, template.get(lang), trace, lang, as_of_year)
+                texts[lang] = self.fill(rule, template.get(lang), trace, lang, as_of, gap)
             else:
                 texts[lang] = self.generate(rule, outcome, trace, missing, lang)
         return Localized(zh=texts["zh"], en=texts["en"])
@@ -315,13 +327,21 @@ class Explainer:
             )
         return path
 
-    def fill(self, rule: Rule, template: str, trace: Trace, lang: str, as_of_year: int) -> str:
-        """Fill ``{name}`` placeholders of a reason template from the trace."""
-        values: dict[str, str] = {"as_of_year": str(as_of_year)}
+    def fill(self, rule: Rule, template: str, trace: Trace, lang: str, as_of: dt.date, gap: Gap | None) -> str:
+        """Fill ``{name}`` placeholders of a reason template from the trace.
+
+        Names: the fields and parameters the rule reads (outside aggregates), ``as_of``,
+        ``as_of_year`` and ``gap`` (the amount of a failed comparison's gap; empty otherwise).
+        """
+        values: dict[str, str] = {
+            "as_of_year": str(as_of.year),
+            "as_of": as_of.isoformat(),
+            "gap": fmt_number(Decimal(gap.amount)) if gap is not None else "",
+        }
         for tree in (rule.require, rule.applies_when):
             if tree is None:
                 continue
-            for node in ast.walk(tree):
+            for node in ast.top_level(tree):
                 if isinstance(node, (ast.FieldRef, ast.ParamRef)):
                     shown = self.show(node, trace.value(node), lang, with_unit=False)
                     values[node.name] = values[node.written] = shown
@@ -339,7 +359,7 @@ class Explainer:
         for tree in (rule.applies_when, rule.require):
             if tree is None:
                 continue
-            for node in _top_level(tree):
+            for node in ast.top_level(tree):
                 if isinstance(node, ast.FieldRef) and ("field", node.name) not in out:
                     out[("field", node.name)] = self.field_evidence(node, trace)
                 elif isinstance(node, ast.ParamRef) and node.name in trace.params:
@@ -481,16 +501,6 @@ def _failing_leaves(node: ast.Expr, trace: Trace, want: bool) -> list[ast.Expr]:
         case ast.Not(operand=o):
             return _failing_leaves(o, trace, not want)
     return [node]
-
-
-def _top_level(tree: ast.Expr) -> list[ast.Expr]:
-    """Nodes of ``tree`` in the record's own scope (not inside aggregates)."""
-    out = [tree]
-    if isinstance(tree, ast.Aggregate):
-        return out
-    for child in ast.children(tree):
-        out += _top_level(child)
-    return out
 
 
 def _operands(tree: ast.Expr) -> list[ast.Expr]:

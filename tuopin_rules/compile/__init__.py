@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tuopin_rules.entities.schema import ENTITY_KINDS, Schema, base_schema
@@ -125,8 +125,17 @@ class _Compiler:
         self.params: dict[str, ParamDef] = {}
         self.derived: dict[tuple[str, str], ast.Expr] = {}
 
-    def add(self, code: str, message: str, path: PathKey, *, key: bool = False, hint: str | None = None) -> None:
-        self.problems.append(self.doc.diagnostic(code, message, path, key=key, hint=hint))
+    def add(
+        self,
+        code: str,
+        message: str,
+        path: PathKey,
+        *,
+        key: bool = False,
+        hint: str | None = None,
+        severity: str = "error",
+    ) -> None:
+        self.problems.append(self.doc.diagnostic(code, message, path, key=key, hint=hint, severity=severity))
 
     # ---- expressions with positions ---------------------------------------------------------
     def expr_position(self, path: PathKey, text: str, offset: int, length: int) -> Position | None:
@@ -170,11 +179,12 @@ class _Compiler:
         if isinstance(raw, dict) and expect == "bool":
             if len(raw) != 1 or next(iter(raw)) not in ("all", "any", "not"):
                 keys = ", ".join(map(str, raw)) or "nothing"
+                hint = did_you_mean(str(next(iter(raw))), ["all", "any", "not"]) if len(raw) == 1 else None
                 self.add(
                     "invalid-value",
                     f"a structured condition has exactly one of all:, any:, not: (got {keys})",
                     path,
-                    hint=did_you_mean(str(next(iter(raw), "")), ["all", "any", "not"]),
+                    hint=hint or "split it: put one condition inside the other, e.g. all: [..., {any: [...]}]",
                 )
                 return None
             ((op, body),) = raw.items()
@@ -234,6 +244,8 @@ class _Compiler:
                     hint=did_you_mean(pspec.source, spec.sources),
                 )
             self.params[name] = pdef
+            self.check_param_keys(name, pdef)
+            self.check_param_start(name, pdef)
         for entity, ent in self.schema.entities.items():
             for fname, fdef in ent.fields.items():
                 if fdef.derive is None:
@@ -259,6 +271,51 @@ class _Compiler:
             derived=self.derived,
             rules=rules,
         )
+
+    def check_param_keys(self, name: str, pdef: ParamDef) -> None:
+        """Map ``by`` keys to the field's codes (``西部`` -> ``western``); unknown keys are errors."""
+        if pdef.by is None:
+            return
+        fields = [e.fields[pdef.by] for e in self.schema.entities.values() if pdef.by in e.fields]
+        if not fields:
+            self.add(
+                "parameter-values",
+                f"parameter {name!r} varies by {pdef.by!r}, which no entity has",
+                ("parameters", name, "by"),
+            )
+            return
+        coded = next((f for f in fields if f.codes), None)
+        if coded is None:
+            return
+        renamed: dict[str | None, list[Any]] = {}
+        for key, timeline in pdef.timelines.items():
+            code = "default" if key == "default" else coded.code_for(str(key))
+            if code is None:
+                allowed = ", ".join(["default", *(coded.codes or {})])
+                self.add(
+                    "parameter-values",
+                    f"parameter {name!r}: {key!r} is not a code of {pdef.by} ({allowed})",
+                    ("parameters", name, "values", str(key)),
+                    key=True,
+                    hint=did_you_mean(str(key), ["default", *(coded.codes or {})]),
+                )
+                continue
+            renamed[code] = [replace(pv, by_key=code) for pv in timeline]
+        pdef.timelines = renamed
+
+    def check_param_start(self, name: str, pdef: ParamDef) -> None:
+        """Warn when a parameter has no value in force on the day the standard takes effect."""
+        start = self.spec.effective.from_ if self.spec.effective else None
+        first = pdef.first_date()
+        if start is not None and first is not None and first > start:
+            self.add(
+                "parameter-values",
+                f"parameter {name!r} has no value from {start.isoformat()} (the standard's start) until "
+                f"{first.isoformat()}; evaluating in between is an error",
+                ("parameters", name, "values"),
+                key=True,
+                severity="warning",
+            )
 
     def check_invalid_rules(self) -> None:
         """Compile the expressions of rules that failed validation, so their mistakes show too."""
@@ -358,7 +415,7 @@ class _Compiler:
             return
         read = {"as_of", "as_of_year", "gap"}
         for tree in trees:
-            for node in ast.walk(tree):
+            for node in ast.top_level(tree):
                 if isinstance(node, (ast.FieldRef, ast.ParamRef)):
                     read.update({node.name, node.written})
         for outcome in ("pass", "fail", "unknown"):

@@ -42,6 +42,8 @@ def coerce_as_of(as_of: int | str | dt.date) -> dt.date:
             return dt.date(int(text), 12, 31)
         parts = [int(p) for p in text.replace("/", "-").split("-")]
         if len(parts) == 2:
+            if not 1 <= parts[1] <= 12:
+                raise ValueError("month out of range")
             first_next = dt.date(parts[0] + (parts[1] == 12), parts[1] % 12 + 1, 1)
             return first_next - dt.timedelta(days=1)
         if len(parts) == 3:
@@ -108,6 +110,11 @@ class Engine:
     ) -> Verdict:
         """Evaluate a built (and linked) record; ``issues`` are its data issues, carried in the verdict."""
         day = coerce_as_of(as_of)
+        start = self.standard.effective_from
+        if start is not None and day < start:
+            raise EvaluationError(
+                f"standard {self.standard.id} is in force from {start.isoformat()}; as_of {day.isoformat()} is before it"
+            )
         cache: DerivedCache = {}
         results = [self.evaluate_rule(rule, record, day, cache) for rule in self.standard.rules_for(record.entity, day)]
         return Verdict(
@@ -158,15 +165,16 @@ class Engine:
         if outcome is Outcome.UNKNOWN:
             missing = self.explainer.missing(decided_by, trace)
         ex = self.explainer
+        gap = ex.gap(rule, trace) if outcome is Outcome.FAIL else None
         return RuleResult(
             rule_id=rule.id,
             title=Localized(zh=rule.title.zh, en=rule.title.get("en")),
             outcome=outcome,
             severity=rule.severity,
             working_group=rule.working_group,
-            reason=ex.reason(rule, outcome, trace, missing, as_of.year),
+            reason=ex.reason(rule, outcome, trace, missing, as_of, gap),
             evidence=ex.evidence(rule, trace) if outcome is not Outcome.NOT_APPLICABLE else [],
-            gap=ex.gap(rule, trace) if outcome is Outcome.FAIL else None,
+            gap=gap,
             missing=missing,
             remedy=Localized(zh=rule.remedy.zh, en=rule.remedy.get("en"))
             if rule.remedy and outcome is Outcome.FAIL

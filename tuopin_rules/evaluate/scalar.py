@@ -212,7 +212,9 @@ class _Evaluator:
             if func == "any":
                 return kleene_or(flags)
             if func == "all":
-                # all(C where f, cond): members outside the filter do not count against it
+                if node.arg is None:  # all(C where f): every child meets f
+                    return kleene_and([p.included for p in parts])
+                # all(C where f, cond): children outside the filter do not count against it
                 return kleene_and([kleene_or([kleene_not(p.included), p.value]) for p in parts])
             if any(f is None for f in flags):
                 return None

@@ -235,3 +235,13 @@ def walk(node: Expr) -> list[Expr]:
     for child in children(node):
         out.extend(walk(child))
     return out
+
+
+def top_level(node: Expr) -> list[Expr]:
+    """``node`` and its descendants in the scope of the record itself (not inside aggregates)."""
+    out = [node]
+    if isinstance(node, Aggregate):
+        return out
+    for child in children(node):
+        out.extend(top_level(child))
+    return out

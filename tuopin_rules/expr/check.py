@@ -191,9 +191,11 @@ class _Checker:
         if len(node.args) != len(fn.params):
             return self.err("bad-arity", f"{fn.name}() takes {len(fn.params)} argument(s), not {len(node.args)}", node)
         bound_args = []
+        arg_types: list[Ty] = []
         first = ERROR
         for i, (arg, accepted) in enumerate(zip(node.args, fn.params, strict=True)):
             b, t = self.bind(arg, ent)
+            arg_types.append(t)
             if i == 0:
                 first = t
             if "any" not in accepted and t.kind not in (*accepted, "error"):
@@ -201,6 +203,14 @@ class _Checker:
                     "type-mismatch", f"{fn.name}() argument {i + 1} must be {' or '.join(accepted)}, not {t.kind}", arg
                 )
             bound_args.append(b)
+        if fn.result == "same":
+            kinds = {t.kind for t in arg_types if t.kind != "error"}
+            if len(kinds) > 1:
+                self.err(
+                    "type-mismatch",
+                    f"{fn.name}() arguments must have one type, not {' and '.join(sorted(kinds))}",
+                    node,
+                )
         result = Ty(first.kind) if fn.result == "same" else Ty(fn.result)
         return ast.FuncCall(fn.name, tuple(bound_args), span=node.span), result
 

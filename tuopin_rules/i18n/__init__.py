@@ -3,7 +3,7 @@
 Numbers print exactly as a person writes them (``3,650``, ``5,230.5``), percentages from their
 fraction (0.026 → ``2.6%``), booleans as 是/否 or yes/no, codes as their label.
 
->>> from decimal import Decimal
+>>> from decimal import ROUND_HALF_UP, Decimal
 >>> fmt_number(Decimal("3650.0"))
 '3,650'
 >>> fmt_percent(Decimal("0.026"))
@@ -13,7 +13,7 @@ fraction (0.026 → ``2.6%``), booleans as 是/否 or yes/no, codes as their lab
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 __all__ = ["COMPARE_FAIL", "COMPARE_PASS", "PHRASES", "fmt_number", "fmt_percent", "phrase"]
@@ -79,11 +79,25 @@ def phrase(key: str, lang: str, **kwargs: Any) -> str:
     return (en if lang == "en" else zh).format(**kwargs)
 
 
+DISPLAY_PLACES = 4  # a value with more decimal places than this is rounded (half up) to 2 for display
+
+
 def fmt_number(value: Decimal) -> str:
-    """An exact decimal with thousands separators and no trailing zeros."""
+    """A decimal with thousands separators and no trailing zeros, exact up to four decimal places.
+
+    Longer fractions (a ratio such as 11/1230) are rounded half up to two places for display only;
+    the exact value stays in the evidence.
+
+    >>> fmt_number(Decimal("0.89430894308943089430894308943"))
+    '0.89'
+    """
     if value == value.to_integral_value():
         return f"{value.quantize(Decimal(1)):,}"
-    return f"{value.normalize():,f}"
+    value = value.normalize()
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > DISPLAY_PLACES:
+        value = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP).normalize()
+    return f"{value:,f}"
 
 
 def fmt_percent(value: Decimal) -> str:
