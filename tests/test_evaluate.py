@@ -363,7 +363,11 @@ def test_coalesce_arguments_must_share_a_type() -> None:
         inline_standard(
             """
             rules:
-              - {id: r, entity: household, title: {zh: x}, require: 'coalesce(per_capita_net_income, "n/a") > 1', source: doc}
+              - id: r
+                entity: household
+                title: {zh: x}
+                require: 'coalesce(per_capita_net_income, "n/a") > 1'
+                source: doc
             """
         )
     assert info.value.diagnostics[0].code == "type-mismatch"
