@@ -113,7 +113,8 @@ class Engine:
         start = self.standard.effective_from
         if start is not None and day < start:
             raise EvaluationError(
-                f"standard {self.standard.id} is in force from {start.isoformat()}; as_of {day.isoformat()} is before it"
+                f"standard {self.standard.id} is in force from {start.isoformat()};"
+                f" as_of {day.isoformat()} is before it"
             )
         cache: DerivedCache = {}
         results = [self.evaluate_rule(rule, record, day, cache) for rule in self.standard.rules_for(record.entity, day)]
