@@ -32,6 +32,24 @@ class Explainer:
 
     def __init__(self, standard: Standard) -> None:
         self.standard = standard
+        # static per node of the standard's (long-lived) trees: printed text, words, top-level nodes
+        self._text: dict[int, str] = {}
+        self._words: dict[tuple[int, str], str] = {}
+        self._top: dict[int, list[ast.Expr]] = {}
+
+    def text(self, node: ast.Expr) -> str:
+        """``to_text(node)``, memoised."""
+        key = id(node)
+        if key not in self._text:
+            self._text[key] = to_text(node)
+        return self._text[key]
+
+    def top(self, tree: ast.Expr) -> list[ast.Expr]:
+        """``ast.top_level(tree)``, memoised."""
+        key = id(tree)
+        if key not in self._top:
+            self._top[key] = ast.top_level(tree)
+        return self._top[key]
 
     # ---- labels and values ----------------------------------------------------------------
     def label(self, node: ast.Expr, trace: Trace, lang: str) -> str:
@@ -88,6 +106,12 @@ class Explainer:
 
     def humanize(self, node: ast.Expr, lang: str) -> str:
         """An expression in words: field labels, and 且/或/非 in Chinese (for reasons, not for parsing)."""
+        key = (id(node), lang)
+        if key not in self._words:
+            self._words[key] = self._humanize(node, lang)
+        return self._words[key]
+
+    def _humanize(self, node: ast.Expr, lang: str) -> str:
         zh = lang == "zh"
 
         def h(sub: ast.Expr) -> str:
@@ -341,7 +365,7 @@ class Explainer:
         for tree in (rule.require, rule.applies_when):
             if tree is None:
                 continue
-            for node in ast.top_level(tree):
+            for node in self.top(tree):
                 if isinstance(node, (ast.FieldRef, ast.ParamRef)):
                     shown = self.show(node, trace.value(node), lang, with_unit=False)
                     values[node.name] = values[node.written] = shown
@@ -359,7 +383,7 @@ class Explainer:
         for tree in (rule.applies_when, rule.require):
             if tree is None:
                 continue
-            for node in ast.top_level(tree):
+            for node in self.top(tree):
                 if isinstance(node, ast.FieldRef) and ("field", node.name) not in out:
                     out[("field", node.name)] = self.field_evidence(node, trace)
                 elif isinstance(node, ast.ParamRef) and node.name in trace.params:
@@ -384,22 +408,16 @@ class Explainer:
     def linked_records(self, trace: Trace, seen: set[int]) -> list[Record]:
         """Child records that drove derived aggregates (e.g. the households still poor in a village)."""
         found: list[Record] = []
-        for _value, sub in trace.derived.values():
+        for name, (_value, sub) in trace.derived.items():
             if id(sub) in seen:
                 continue
             seen.add(id(sub))
-            for node in ast.walk(self._derive_tree(sub)):
+            tree = self.standard.derived[(sub.record.entity, name)]
+            for node in self.top(tree):
                 if isinstance(node, ast.Aggregate) and node.filter is not None:
                     found += [p.record for p in sub.children.get(id(node)) or [] if p.included is True]
             found += self.linked_records(sub, seen)
         return found[:MAX_LINKED]
-
-    def _derive_tree(self, sub: Trace) -> ast.Expr:
-        """The ``derive`` expression a derived-field trace evaluated (its first evaluated node)."""
-        for (entity, _name), tree in self.standard.derived.items():
-            if entity == sub.record.entity and id(tree) in sub.values:
-                return tree
-        return ast.Literal(False)
 
     def record_evidence(self, child: Record) -> Evidence:
         ent = self.standard.schema.entities[child.entity]
@@ -437,10 +455,10 @@ class Explainer:
             kind = "derived"
             tree = self.standard.derived[(node.entity, node.name)]
             sub = trace.derived[node.name][1]
-            parts = [f"{to_text(n)} = {fmt_plain(sub.value(n), 'en')}" for n in _operands(tree)]
+            parts = [f"{self.text(n)} = {fmt_plain(sub.value(n), 'en')}" for n in _operands(tree)]
             detail = "; ".join(parts)
-            zh = to_text(tree) + (f"（{detail}）" if parts else "")
-            en = to_text(tree) + (f" ({detail})" if parts else "")
+            zh = self.text(tree) + (f"（{detail}）" if parts else "")
+            en = self.text(tree) + (f" ({detail})" if parts else "")
             note = Localized(zh=phrase("derived_from", "zh", text=zh), en=phrase("derived_from", "en", text=en))
         shown = None if value is None else _exact(value)
         return Evidence(
@@ -481,7 +499,7 @@ class Explainer:
                     amount=self.show(subject, amount, lang),
                 )
             return Gap(
-                field=to_text(subject),
+                field=self.text(subject),
                 amount=_exact(amount),
                 target=_exact(target),
                 direction="increase" if increase else "decrease",
