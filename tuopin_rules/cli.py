@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -130,10 +131,14 @@ def check(
         k for k in ("household", "village", "county", "member") if any(r.entity == k for r in standard.rules)
     )
     summary = Summary()
-    sink = None
+    to_stdout = out == "-"
+    target = None if out in (None, "-") else Path(out)
+    partial = target.with_name(target.name + ".partial") if target is not None else None
     try:
-        if out:
-            sink = sys.stdout if out == "-" else open(out, "w", encoding="utf-8")  # noqa: SIM115
+        sink = sys.stdout if to_stdout else (open(partial, "w", encoding="utf-8") if partial else None)  # noqa: SIM115
+    except OSError as exc:
+        _fail(f"cannot write {out}: {exc.strerror or exc}")
+    try:
         total = sum(len(dataset.tables.get(k, [])) for k in kinds)
         show = sys.stderr.isatty() and total >= PROGRESS_MIN
         with click.progressbar(length=total, label="evaluating", file=sys.stderr, hidden=not show) as bar:
@@ -143,10 +148,13 @@ def check(
                 if sink is not None:
                     sink.write(verdict.to_json() + "\n")
     except EvaluationError as exc:
-        _fail(str(exc))
-    finally:
-        if sink is not None and sink is not sys.stdout:
+        if partial is not None and sink is not None:
             sink.close()
+            partial.unlink(missing_ok=True)  # never leave a half-written verdict file behind
+        _fail(str(exc))
+    if partial is not None and target is not None and sink is not None:
+        sink.close()
+        partial.replace(target)
     if fmt == "json":
         payload = {
             "standard": {"id": standard.id, "version": standard.version, "content_hash": standard.content_hash},
@@ -160,14 +168,13 @@ def check(
             "data_issues": [i.to_dict() for i in dataset.issues],
             "accounting": [vars(a) | {"balanced": a.balanced} for a in dataset.accounts],
         }
-        if out != "-":
-            click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
-    elif out != "-":
-        click.echo(
-            render_summary(
-                summary, dataset.accounts, dataset.issues, lang, standard=f"{standard.id} {standard.version}", as_of=day
-            )
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2), err=to_stdout)
+    else:
+        # with --out - the verdicts own stdout, so the summary goes to stderr
+        text = render_summary(
+            summary, dataset.accounts, dataset.issues, lang, standard=f"{standard.id} {standard.version}", as_of=day
         )
+        click.echo(text, err=to_stdout)
     if strict and dataset.issues:
         sys.exit(EXIT_ERROR)
     if fail_on_fail and summary.any_fail:
@@ -212,6 +219,7 @@ def explain(
     standard = _load(standard_name)
     dataset = _dataset(standard, data)
     kinds = [entity] if entity else ["household", "village", "county", "member"]
+    ident = unicodedata.normalize("NFKC", ident).strip()  # ids in the data are read the same way
     record = next((r for k in kinds if (r := dataset.find(k, ident)) is not None), None)
     if record is None:
         known = [r.id for k in kinds for r in dataset.tables.get(k, []) if r.id]
@@ -224,10 +232,12 @@ def explain(
         verdict = Engine(standard).evaluate_record(record, day, issues)
     except EvaluationError as exc:
         _fail(str(exc))
+    only = (Outcome.FAIL, Outcome.UNKNOWN) if failed_only else None
     if fmt == "json":
+        if only is not None:
+            verdict = verdict.model_copy(update={"results": [r for r in verdict.results if r.outcome in only]})
         click.echo(verdict.to_json(indent=2))
         return
-    only = (Outcome.FAIL, Outcome.UNKNOWN) if failed_only else None
     click.echo(render_verdict(verdict, lang, only=only))
     for issue in issues:
         click.echo("  " + issue.render())
@@ -241,6 +251,8 @@ def lint(paths: tuple[str, ...], fmt: str) -> None:
     files: list[Path] = []
     for p in paths:
         path = Path(p)
+        if not path.exists() and p in installed_standards():
+            path = installed_standards()[p]
         if path.is_dir():
             files.extend(sorted(f for f in path.glob("*.yaml") if not f.name.endswith(".cases.yaml")))
         else:

@@ -71,6 +71,11 @@ DATA_ISSUE_CODES: dict[str, str] = {
     "duplicate-id": "Two rows of one entity share an identifier; the later row is rejected.",
     "orphan-link": "A row points to a parent (household, village, county) that is not in the data.",
     "unknown-columns": "Columns that map to no field; kept, listed, and not evaluated.",
+    "bad-row": "A row that cannot be a record: wrong number of cells, unreadable CSV, or not a JSON object.",
+    "duplicate-column": "Two columns of one file mean the same field; the first non-blank one is used.",
+    "skipped-file": "A file in a data folder that is not a data file of any entity; it was skipped.",
+    "no-members": "A household has no member rows although member data were given; member rules are UNKNOWN.",
+    "member-count": "A household's declared size differs from its number of member rows.",
 }
 
 

@@ -322,34 +322,46 @@ class Explainer:
             return phrase("not_applicable", lang, why=sep.join(self.why(rule.applies_when, trace, lang, False)))
         if outcome is Outcome.UNKNOWN:
             if not missing:
+                if any(note == "division by zero" for note in _all_notes(trace)):
+                    return phrase("unknown_division", lang)
                 return phrase("unknown_generic", lang)
             names = ("、" if lang == "zh" else ", ").join(self.missing_label(m, trace.record, lang) for m in missing)
             return phrase("unknown", lang, names=names)
         return sep.join(self.why(rule.require, trace, lang, outcome is Outcome.PASS))
 
     def missing_label(self, path: str, record: Record, lang: str) -> str:
-        """``members[0012].age`` -> "成员 0012 的年龄"; a plain field -> its label."""
+        """``members[0012].age`` -> "家庭成员 0012 的年龄"; a plain field -> its label.
+
+        A field whose cell was there but unreadable says so, with the raw value.
+        """
         ent = self.standard.schema.entities[record.entity]
         head, _, rest = path.partition(".")
         if "[" in head and rest:
             coll, _, ident = head.partition("[")
+            ident = ident.rstrip("]")
             child = self.standard.schema.entities[ent.children[coll]]
-            field = child.fields.get(rest.split(".")[-1])
+            name = rest.split(".")[-1]
+            field = child.fields.get(name)
             flabel = field.label.get(lang) if field else rest
+            kid = next((k for k in record.children.get(coll) or [] if k.id == ident), None)
+            flabel += self._unreadable(kid, name, lang)
             clabel = child.label.get(lang)
-            return (
-                f"{clabel} {ident.rstrip(']')} 的{flabel}"
-                if lang == "zh"
-                else f"{flabel} of {clabel} {ident.rstrip(']')}"
-            )
+            return f"{clabel} {ident} 的{flabel}" if lang == "zh" else f"{flabel} of {clabel} {ident}"
         field = ent.fields.get(path)
         if field is not None:
-            return field.label.get(lang)
+            return field.label.get(lang) + self._unreadable(record, path, lang)
         if path in ent.children:
             return phrase(
                 "collection_data", lang, child=self.standard.schema.entities[ent.children[path]].label.get(lang)
             )
         return path
+
+    @staticmethod
+    def _unreadable(record: Record | None, name: str, lang: str) -> str:
+        issue = record.issues.get(name) if record is not None else None
+        if issue is None:
+            return ""
+        return f"（{issue.raw!r} 无法读取）" if lang == "zh" else f" ({issue.raw!r} unreadable)"
 
     def fill(self, rule: Rule, template: str, trace: Trace, lang: str, as_of: dt.date, gap: Gap | None) -> str:
         """Fill ``{name}`` placeholders of a reason template from the trace.
@@ -488,9 +500,10 @@ class Explainer:
             word_zh = {">": "高于", ">=": "不低于", "<": "低于", "<=": "不高于"}[op]
             word_en = {">": "above", ">=": "at least", "<": "below", "<=": "at most"}[op]
             texts = {}
+            at_bound = amount == 0 and op in ("<", ">")
             for lang in LANGS:
                 texts[lang] = phrase(
-                    "gap_increase" if increase else "gap_decrease",
+                    "gap_at_bound" if at_bound else "gap_increase" if increase else "gap_decrease",
                     lang,
                     label=self.label(subject, trace, lang),
                     word=word_zh,
@@ -519,6 +532,13 @@ def _failing_leaves(node: ast.Expr, trace: Trace, want: bool) -> list[ast.Expr]:
         case ast.Not(operand=o):
             return _failing_leaves(o, trace, not want)
     return [node]
+
+
+def _all_notes(trace: Trace) -> list[str]:
+    notes = list(trace.notes.values())
+    for _value, sub in trace.derived.values():
+        notes += _all_notes(sub)
+    return notes
 
 
 def _operands(tree: ast.Expr) -> list[ast.Expr]:

@@ -135,11 +135,14 @@ def _with_id(issue: DataIssue, ident: str | None) -> DataIssue:
 
 
 def link(schema: Schema, tables: dict[str, list[Record]]) -> list[DataIssue]:
-    """Link child records to parents and fill child collections; returns orphan-link issues.
+    """Link child records to parents and fill child collections; returns the link issues.
 
-    Member rows whose household is not in the household table form households of their own
-    (identified by the household code) when no household table was given; when one was, they
-    are orphans. Parents whose child table was supplied get a (possibly empty) collection.
+    Parents are found by code (e.g. 村编号), else by name (e.g. 行政村), a name shared by two
+    parents being told apart by the township when both rows have one. Member rows given without a
+    household table form households of their own (identified by the household code). When a
+    member table is given, a household with no member rows gets a ``no-members`` issue and its
+    members are UNKNOWN (never an empty list that would make ``all(...)`` vacuously true), and a
+    declared household size that differs from the member rows gets a ``member-count`` issue.
     """
     issues: list[DataIssue] = []
     if "member" in tables and "household" not in tables:
@@ -155,29 +158,20 @@ def link(schema: Schema, tables: dict[str, list[Record]]) -> list[DataIssue]:
             continue
         parent_ent = schema.entities[ent.parent]
         parents = tables[ent.parent]
-        coll = (
-            next(c for c, k in parent_ent.children.items() if k == child_kind)
-            if child_kind in parent_ent.children.values()
-            else None
-        )
+        coll = next((c for c, k in parent_ent.children.items() if k == child_kind), None)
         by_id = _index(parents, parent_ent.id_field)
-        by_name = _index(parents, parent_ent.name_field) if parent_ent.name_field else {}
+        by_name = _index(parents, parent_ent.name_field)
         if coll:
             for p in parents:
                 p.children.setdefault(coll, [])
         for rec in tables[child_kind]:
-            parent = _find(rec, ent, by_id, by_name)
+            parent, why = _find(rec, ent, by_id, by_name)
             if parent is None:
-                key = rec.values.get(ent.parent_key or "") or (
-                    rec.values.get(ent.parent_name_key or "") if ent.parent_name_key else None
-                )
                 file, _, row = (rec.source or "").rpartition(":")
                 issues.append(
                     DataIssue(
                         "orphan-link",
-                        f"{child_kind} {rec.id} points to {ent.parent} {key!r}, which is not in the data"
-                        if key is not None
-                        else f"{child_kind} {rec.id} names no {ent.parent}",
+                        f"{child_kind} {rec.id} {why}",
                         file or (rec.source or ""),
                         int(row) if row.isdigit() else None,
                         None,
@@ -191,33 +185,86 @@ def link(schema: Schema, tables: dict[str, list[Record]]) -> list[DataIssue]:
             rec.parent = parent
             if coll:
                 parent.children[coll].append(rec)
+    if "member" in tables:
+        issues += _check_members(tables.get("household", []))
     return issues
 
 
-def _index(records: Iterable[Record], key: str | None) -> dict[str, Record | None]:
-    out: dict[str, Record | None] = {}
+def _check_members(households: list[Record]) -> list[DataIssue]:
+    issues = []
+    for hh in households:
+        members = hh.children.get("members")
+        if members is None:
+            continue
+        file, _, row = (hh.source or "").rpartition(":")
+        where = (file or (hh.source or ""), int(row) if row.isdigit() else None)
+        if not members:
+            del hh.children["members"]
+            issues.append(
+                DataIssue(
+                    "no-members",
+                    f"household {hh.id} has no rows in the member data; rules about its members are UNKNOWN",
+                    *where,
+                    None,
+                    None,
+                    "members",
+                    "household",
+                    hh.id,
+                )
+            )
+            continue
+        size = hh.values.get("household_size")
+        if size is not None and size != len(members):
+            issues.append(
+                DataIssue(
+                    "member-count",
+                    f"household {hh.id} declares {size} members but the member data has {len(members)}",
+                    *where,
+                    None,
+                    str(size),
+                    "household_size",
+                    "household",
+                    hh.id,
+                )
+            )
+    return issues
+
+
+def _index(records: Iterable[Record], key: str | None) -> dict[str, list[Record]]:
+    out: dict[str, list[Record]] = {}
     if key is None:
         return out
     for r in records:
         v = r.values.get(key)
-        if v is None:
-            continue
-        out[str(v)] = None if str(v) in out else r  # None marks an ambiguous key
+        if v is not None:
+            out.setdefault(str(v), []).append(r)
     return out
 
 
+def _pick(candidates: list[Record], rec: Record) -> Record | None:
+    if len(candidates) == 1:
+        return candidates[0]
+    township = rec.values.get("township")
+    narrowed = [c for c in candidates if township is not None and c.values.get("township") == township]
+    return narrowed[0] if len(narrowed) == 1 else None
+
+
 def _find(
-    rec: Record, ent: EntityDef, by_id: dict[str, Record | None], by_name: dict[str, Record | None]
-) -> Record | None:
+    rec: Record, ent: EntityDef, by_id: dict[str, list[Record]], by_name: dict[str, list[Record]]
+) -> tuple[Record | None, str]:
+    """The parent of ``rec``, or ``None`` and why not."""
     key = rec.values.get(ent.parent_key) if ent.parent_key else None
-    if key is not None and by_id.get(str(key)) is not None:
-        return by_id[str(key)]
     name = rec.values.get(ent.parent_name_key) if ent.parent_name_key else None
-    if name is not None:
-        hit = by_name.get(str(name)) or by_id.get(str(name))
-        if hit is not None:
-            return hit
-    # a parent keyed by the same field name (e.g. the county name on both sides)
-    if key is not None and by_name.get(str(key)) is not None:
-        return by_name[str(key)]
-    return None
+    for value, index in ((key, by_id), (name, by_name), (key, by_name), (name, by_id)):
+        if value is None or str(value) not in index:
+            continue
+        found = _pick(index[str(value)], rec)
+        if found is not None:
+            return found, ""
+        return None, (
+            f"points to {ent.parent} {value!r}, which names {len(index[str(value)])} of them"
+            " (add the parent code, or the township, to tell them apart)"
+        )
+    if key is None and name is None:
+        return None, f"names no {ent.parent} (no {ent.parent_key} column or it is blank)"
+    return None, f"points to {ent.parent} {key if key is not None else name!r}, which is not in the data"

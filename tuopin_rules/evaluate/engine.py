@@ -100,6 +100,8 @@ class Engine:
         Raises:
             EvaluationError: unknown entity kind, bad ``as_of``, or no parameter value in force.
         """
+        if not isinstance(data, Mapping):
+            raise EvaluationError(f"a record must be a mapping of field names to values, not {type(data).__name__}")
         if entity not in self.standard.schema.entities:
             raise EvaluationError(f"unknown entity {entity!r}; use one of {', '.join(self.standard.schema.entities)}")
         record, issues = record_from_mapping(self.standard.schema, entity, data)

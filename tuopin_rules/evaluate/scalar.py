@@ -164,15 +164,33 @@ class _Evaluator:
                 return kleene_or([self.eval(o, rec, trace) for o in ops])
             case ast.Not(operand=o):
                 return kleene_not(self.eval(o, rec, trace))
+            case ast.FuncCall(name="coalesce", args=args):
+                for a in args:  # the first known value; an unreadable cell is not "blank", it stops here
+                    v = self.eval(a, rec, trace)
+                    if v is not None or self.reads_bad_cell(a, rec):
+                        return v
+                return None
+            case ast.FuncCall(name="is_blank", args=(arg,)):
+                v = self.eval(arg, rec, trace)
+                return (
+                    None if v is None and self.reads_bad_cell(arg, rec) else FUNCTIONS["is_blank"].impl([v], self.as_of)
+                )
             case ast.FuncCall(name=name, args=args):
                 fn = FUNCTIONS[name]
                 values = [self.eval(a, rec, trace) for a in args]
-                if not fn.total and any(v is None for v in values) and name != "coalesce":
+                if not fn.total and any(v is None for v in values):
                     return None
                 return fn.impl(values, self.as_of)
             case ast.Aggregate():
                 return self.aggregate(node, rec, trace)
         raise TypeError(f"cannot evaluate {node!r}")  # pragma: no cover - the checker binds every node
+
+    @staticmethod
+    def reads_bad_cell(node: ast.Expr, rec: Record) -> bool:
+        """True if ``node`` reads a field of ``rec`` whose cell could not be read (a data issue)."""
+        return bool(rec.issues) and any(
+            isinstance(n, ast.FieldRef) and n.name in rec.issues for n in ast.top_level(node)
+        )
 
     def arith(self, node: ast.Expr, op: str, a: Any, b: Any, trace: Trace) -> Any:
         if a is None or b is None:

@@ -25,6 +25,8 @@ from tuopin_rules.expr import ast
 __all__ = ["ExprSyntaxError", "parse", "to_text"]
 
 KEYWORDS = frozenset({"and", "or", "not", "in", "between", "where", "true", "false"})
+MAX_DEPTH = 64  # nesting levels of one expression (a readable rule needs far fewer)
+MAX_LENGTH = 10_000  # characters of one expression
 
 
 class ExprSyntaxError(Exception):
@@ -139,6 +141,8 @@ def parse(text: str) -> ast.Expr:
     """
     if not text.strip():
         raise ExprSyntaxError("the expression is empty", 0)
+    if len(text) > MAX_LENGTH:
+        raise ExprSyntaxError(f"the expression is longer than {MAX_LENGTH} characters", MAX_LENGTH)
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedCharacters as exc:
@@ -155,7 +159,21 @@ def parse(text: str) -> ast.Expr:
         raise ExprSyntaxError(f"unexpected {what}", start, len(str(tok)), hint=_expected_hint(exc.expected)) from None
     except lark.exceptions.UnexpectedEOF as exc:  # pragma: no cover - LALR reports UnexpectedToken
         raise ExprSyntaxError("the expression ends too early", len(text), hint=_expected_hint(exc.expected)) from None
+    if _depth(tree) > MAX_DEPTH:
+        raise ExprSyntaxError(
+            f"the expression is nested more than {MAX_DEPTH} levels deep", 0, len(text), hint="split it into rules"
+        )
     return _Build().transform(tree)
+
+
+def _depth(tree: lark.Tree[Token]) -> int:
+    """Nesting depth of a parse tree, without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, lark.Tree))
+    return deepest
 
 
 _EXPECTED_WORDS = {

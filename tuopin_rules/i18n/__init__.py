@@ -64,6 +64,11 @@ PHRASES: dict[str, tuple[str, str]] = {
         "{label}须{word} {target}，还差 {amount}",
         "{label} must be {word_en} {target}; short by {amount}",
     ),
+    "gap_at_bound": (
+        "{label}须{word} {target}，目前恰好等于该值",
+        "{label} must be {word_en} {target}; it is exactly at it",
+    ),
+    "unknown_division": ("除数为零，无法计算", "division by zero; cannot compute"),
     "gap_decrease": ("{label}须{word} {target}，超出 {amount}", "{label} must be {word_en} {target}; over by {amount}"),
     "param_year": ("{year} 年{label}", "the {year} {label}"),
     "derived_from": ("由标准计算：{text}", "derived by the standard: {text}"),

@@ -11,18 +11,14 @@ Every row is accounted for: it becomes a record or a rejected row with a data is
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from tuopin_rules.entities.records import Record, link, record_from_mapping, resolve_header
 from tuopin_rules.entities.schema import ENTITY_KINDS, FieldDef, Schema
-from tuopin_rules.errors import DataFileError, DataIssue
+from tuopin_rules.errors import DataFileError, DataIssue, did_you_mean
+from tuopin_rules.intake.files import read_raw
 
 __all__ = ["Dataset", "FileAccount", "detect_entity", "read_dataset"]
 
@@ -40,6 +36,7 @@ class FileAccount:
     records: int = 0
     rejected: int = 0
     unknown_columns: list[str] = field(default_factory=list)
+    suggestions: dict[str, str] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
@@ -58,18 +55,6 @@ class Dataset:
     def find(self, entity: str, ident: str) -> Record | None:
         """The record of ``entity`` with this id, or ``None``."""
         return next((r for r in self.tables.get(entity, []) if r.id == ident), None)
-
-
-def _decode(path: Path) -> tuple[str, str]:
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig"), "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError as exc:
-        raise DataFileError(f"{path}: cannot decode as UTF-8 or GB18030 ({exc})") from None
 
 
 def detect_entity(schema: Schema, headers: Iterable[str], file: str = "<data>") -> str:
@@ -91,46 +76,19 @@ def detect_entity(schema: Schema, headers: Iterable[str], file: str = "<data>") 
     raise DataFileError(f"{file}: no identifier column found ({ids}); or name the kind as KIND=PATH")
 
 
-def _csv_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]], str]:
-    text, encoding = _decode(path)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise DataFileError(f"{path}: the file is empty") from None
-    header = [h.strip() for h in header]
-
-    def rows() -> Iterator[tuple[int, dict[str, str]]]:
-        for line_no, row in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in row):
-                continue  # a blank line is not a row
-            cells = dict(zip(header, row, strict=False))
-            if len(row) > len(header):
-                cells["(extra cells)"] = ",".join(row[len(header) :])
-            yield line_no, cells
-
-    return header, rows(), encoding
-
-
-def _json_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]], str]:
-    text, encoding = _decode(path)
-    items: list[Any]
-    stripped = text.lstrip()
-    try:
-        if path.suffix in (".jsonl", ".ndjson") or (stripped.startswith("{") and "\n{" in stripped):
-            items = [json.loads(line, parse_float=Decimal) for line in text.splitlines() if line.strip()]
-        else:
-            data = json.loads(text, parse_float=Decimal)
-            items = data if isinstance(data, list) else [data]
-    except json.JSONDecodeError as exc:
-        raise DataFileError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-    headers: list[str] = list(dict.fromkeys(k for it in items if isinstance(it, dict) for k in it))
-
-    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
-        for i, item in enumerate(items, start=1):
-            yield i, item if isinstance(item, dict) else {"(not an object)": item}
-
-    return headers, rows(), encoding
+def _issue(
+    code: str,
+    message: str,
+    file: str,
+    row: int | None = None,
+    *,
+    column: str | None = None,
+    raw: str | None = None,
+    field: str | None = None,
+    entity: str | None = None,
+    entity_id: str | None = None,
+) -> DataIssue:
+    return DataIssue(code, message, file, row, column, raw, field, entity, entity_id)
 
 
 def read_file(
@@ -138,100 +96,132 @@ def read_file(
 ) -> tuple[str, list[Record], list[DataIssue], FileAccount]:
     """Read one CSV or JSON file into records of one entity kind.
 
+    Every row becomes a record or a rejected row with an issue (bad row shape, no identifier,
+    identifier repeated within the file).
+
     Raises:
-        DataFileError: the file is missing, unreadable, or holds no recognisable entity.
+        DataFileError: the file is missing, unreadable, or holds no recognisable entity (or,
+            with an explicit kind, lacks that kind's identifier column).
     """
-    if not path.is_file():
-        raise DataFileError(f"{path}: no such file")
-    if path.suffix.lower() == ".csv":
-        headers, rows, encoding = _csv_rows(path)
-    elif path.suffix.lower() in (".json", ".jsonl", ".ndjson"):
-        headers, rows, encoding = _json_rows(path)
-    else:
-        raise DataFileError(f"{path}: unsupported file type {path.suffix!r} (use .csv, .json or .jsonl)")
-    kind = entity or detect_entity(schema, headers, str(path))
-    if kind not in schema.entities:
-        raise DataFileError(f"{path}: unknown entity kind {kind!r} (use {', '.join(ENTITY_KINDS)})")
+    table = read_raw(path)
+    kind = entity or detect_entity(schema, table.headers, str(path))
     ent = schema.entities[kind]
-    resolved: dict[str, FieldDef | None] = {h: resolve_header(ent, h) for h in headers}
+    resolved: dict[str, FieldDef | None] = {h: resolve_header(ent, h) for h in table.headers}
+    id_label = ent.fields[ent.id_field].label.zh
+    if not any(f is not None and f.name == ent.id_field for f in resolved.values()) and table.headers:
+        raise DataFileError(f"{path}: a {kind} file needs the identifier column {id_label} ({ent.id_field})")
+    file = str(path)
+    issues: list[DataIssue] = []
+    by_field: dict[str, str] = {}
+    for header, fdef in resolved.items():
+        if fdef is None:
+            continue
+        if fdef.name in by_field:
+            issues.append(
+                _issue(
+                    "duplicate-column",
+                    f"columns {by_field[fdef.name]!r} and {header!r} both mean "
+                    f"{fdef.label.zh} ({fdef.name}); the first non-blank one is used in each row",
+                    file,
+                    column=header,
+                    field=fdef.name,
+                    entity=kind,
+                )
+            )
+        else:
+            by_field[fdef.name] = header
+    unknown = [h for h, f in resolved.items() if f is None and h not in ent.children and h]
     account = FileAccount(
-        str(path),
+        file,
         kind,
-        encoding,
-        unknown_columns=[h for h, f in resolved.items() if f is None and h not in ent.children],
+        table.encoding,
+        unknown_columns=unknown,
+        suggestions={h: hint for h in unknown if (hint := did_you_mean(h, ent.spellings()))},
     )
     records: list[Record] = []
-    issues: list[DataIssue] = []
     seen: dict[str, int] = {}
-    for row_no, cells in rows:
+    for raw in table.rows:
         account.rows_read += 1
-        rec, row_issues = record_from_mapping(
-            schema,
-            kind,
-            cells,
-            file=str(path),
-            row=row_no,
-            headers={**resolved, **{k: resolve_header(ent, k) for k in cells if k not in resolved}},
+        if raw.problem is not None:
+            account.rejected += 1
+            issues.append(_issue("bad-row", raw.problem, file, raw.row, raw=raw.raw, entity=kind))
+            continue
+        headers = (
+            resolved
+            if raw.cells.keys() <= resolved.keys()
+            else {**resolved, **{k: resolve_header(ent, k) for k in raw.cells if k not in resolved}}
         )
+        rec, row_issues = record_from_mapping(schema, kind, raw.cells, file=file, row=raw.row, headers=headers)
         issues.extend(row_issues)
         if rec.id is None:
             account.rejected += 1
             issues.append(
-                DataIssue(
+                _issue(
                     "missing-id",
-                    f"row has no {ent.fields[ent.id_field].label.zh} ({ent.id_field})",
-                    str(path),
-                    row_no,
-                    None,
-                    None,
-                    ent.id_field,
-                    kind,
+                    f"the row has no {id_label} ({ent.id_field})",
+                    file,
+                    raw.row,
+                    field=ent.id_field,
+                    entity=kind,
                 )
             )
             continue
         if rec.id in seen:
             account.rejected += 1
             issues.append(
-                DataIssue(
+                _issue(
                     "duplicate-id",
                     f"{kind} {rec.id} already appears on row {seen[rec.id]}",
-                    str(path),
-                    row_no,
-                    None,
-                    rec.id,
-                    ent.id_field,
-                    kind,
-                    rec.id,
+                    file,
+                    raw.row,
+                    raw=rec.id,
+                    field=ent.id_field,
+                    entity=kind,
+                    entity_id=rec.id,
                 )
             )
             continue
-        seen[rec.id] = row_no
+        seen[rec.id] = raw.row
         records.append(rec)
     account.records = len(records)
     return kind, records, issues, account
 
 
-def expand_paths(paths: Iterable[str]) -> list[tuple[str | None, Path]]:
-    """``KIND=PATH`` or ``PATH`` arguments; a folder means its data files (sorted)."""
-    out: list[tuple[str | None, Path]] = []
+def expand_paths(paths: Iterable[str]) -> list[tuple[str | None, Path, bool]]:
+    """``KIND=PATH`` or ``PATH`` arguments; a folder means its data files (sorted).
+
+    Returns ``(kind or None, path, named)``; ``named`` is False for files found in a folder.
+
+    Raises:
+        DataFileError: ``KIND=PATH`` with an unknown kind.
+    """
+    out: list[tuple[str | None, Path, bool]] = []
     for arg in paths:
         kind, sep, rest = arg.partition("=")
+        if sep and kind not in ENTITY_KINDS and not Path(arg).exists():
+            raise DataFileError(f"{arg}: unknown entity kind {kind!r} (use {', '.join(ENTITY_KINDS)}, as KIND=PATH)")
         entity, target = (kind, Path(rest)) if sep and kind in ENTITY_KINDS else (None, Path(arg))
         if target.is_dir():
-            out.extend((entity, p) for p in sorted(target.iterdir()) if p.suffix.lower() in DATA_SUFFIXES)
+            out.extend(
+                (entity, p, False)
+                for p in sorted(target.iterdir())
+                if p.is_file() and p.suffix.lower() in DATA_SUFFIXES
+            )
         else:
-            out.append((entity, target))
+            out.append((entity, target, True))
     return out
 
 
 def read_dataset(schema: Schema, paths: Iterable[str]) -> Dataset:
-    """Read data files (``KIND=PATH``, ``PATH`` or folders) and link them.
+    """Read data files (``KIND=PATH``, ``PATH`` or folders), check identifiers across files, and link.
 
-    Member rows whose household is missing, and households whose village is missing (when a
-    village file was given), become ``orphan-link`` issues and are counted as rejected.
+    A file found in a folder that is not a data file of any entity is skipped with a
+    ``skipped-file`` issue; a file named on the command line must be readable. Member rows whose
+    household is missing are rejected (``orphan-link``); households and villages whose parent is
+    missing are still evaluated on their own, with an ``orphan-link`` issue.
 
     Raises:
-        DataFileError: a file cannot be read at all, or no data files were given.
+        DataFileError: a named file cannot be read, or no data files were given.
     """
     tables: dict[str, list[Record]] = {}
     issues: list[DataIssue] = []
@@ -239,27 +229,51 @@ def read_dataset(schema: Schema, paths: Iterable[str]) -> Dataset:
     targets = expand_paths(paths)
     if not targets:
         raise DataFileError("no data files given (CSV, JSON or JSON Lines; a folder means its data files)")
-    for entity, path in targets:
-        kind, records, file_issues, account = read_file(schema, path, entity)
-        tables.setdefault(kind, []).extend(records)
+    first_seen: dict[tuple[str, str], str] = {}
+    for entity, path, named in targets:
+        try:
+            kind, records, file_issues, account = read_file(schema, path, entity)
+        except DataFileError as exc:
+            if named:
+                raise
+            issues.append(_issue("skipped-file", f"skipped: {exc}", str(path)))
+            continue
+        kept = []
+        for rec in records:
+            key = (kind, str(rec.id))
+            if key in first_seen:
+                account.records -= 1
+                account.rejected += 1
+                row = (
+                    int(rec.source.rpartition(":")[2])
+                    if rec.source and rec.source.rpartition(":")[2].isdigit()
+                    else None
+                )
+                file_issues.append(
+                    _issue(
+                        "duplicate-id",
+                        f"{kind} {rec.id} already appears in {first_seen[key]}",
+                        str(path),
+                        row,
+                        raw=rec.id,
+                        entity=kind,
+                        entity_id=rec.id,
+                    )
+                )
+                continue
+            first_seen[key] = rec.source or str(path)
+            kept.append(rec)
+        tables.setdefault(kind, []).extend(kept)
         issues.extend(file_issues)
         accounts.append(account)
     orphans = link(schema, tables)
-    orphan_ids = {(i.entity, i.entity_id) for i in orphans}
-    for kind in list(tables):
-        before = len(tables[kind])
-        tables[kind] = [r for r in tables[kind] if (kind, r.id) not in orphan_ids]
-        dropped = before - len(tables[kind])
-        if dropped:
-            for acc in accounts:
-                if acc.entity == kind:
-                    n = sum(1 for i in orphans if i.entity == kind and i.file == acc.file)
-                    acc.records -= n
-                    acc.rejected += n
+    orphan_members = {i.entity_id for i in orphans if i.entity == "member" and i.code == "orphan-link"}
+    if orphan_members:
+        tables["member"] = [m for m in tables["member"] if m.id not in orphan_members]
+        for acc in accounts:
+            if acc.entity == "member":
+                n = sum(1 for i in orphans if i.entity == "member" and i.code == "orphan-link" and i.file == acc.file)
+                acc.records -= n
+                acc.rejected += n
     issues.extend(orphans)
     return Dataset(tables, issues, accounts)
-
-
-def as_mapping(record: Record) -> Mapping[str, Any]:
-    """The typed values of a record (for debugging and tests)."""
-    return dict(record.values)

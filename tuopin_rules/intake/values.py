@@ -25,7 +25,9 @@ from tuopin_rules.entities.schema import FieldDef
 
 __all__ = ["BLANKS", "CellError", "convert"]
 
-BLANKS = frozenset({"", "-", "--", "—", "/", "null", "none", "nan", "n/a", "无数据", "空"})
+BLANKS = frozenset({"", "-", "--", "—", "/", "null", "none", "n/a", "无数据", "空"})
+MAX_DIGITS = 28  # significant digits a number cell may have
+MAX_MAGNITUDE = 15  # a number cell's absolute value stays below 10**15 and above 10**-12 (or is 0)
 _TRUE = frozenset({"是", "有", "对", "true", "yes", "y", "1", "√", "t"})
 _FALSE = frozenset({"否", "无", "错", "false", "no", "n", "0", "×", "f"})
 _NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
@@ -56,9 +58,13 @@ def _number(text: str) -> Decimal:
     if not _NUMBER.match(cleaned):
         raise CellError(f"not a number: {text!r}")
     try:
-        return Decimal(cleaned)
+        value = Decimal(cleaned)
     except InvalidOperation:  # pragma: no cover - the regex admits only valid literals
         raise CellError(f"not a number: {text!r}") from None
+    digits = value.as_tuple().digits
+    if value and (len(digits) > MAX_DIGITS or not Decimal("1e-12") <= abs(value) < Decimal(10) ** MAX_MAGNITUDE):
+        raise CellError(f"number out of range: {text!r}")
+    return value
 
 
 def convert(fdef: FieldDef, raw: Any) -> Any:

@@ -36,12 +36,15 @@ class Summary:
     rule_fails: Counter[str] = field(default_factory=Counter)
     rule_unknown: Counter[str] = field(default_factory=Counter)
     titles: dict[str, str] = field(default_factory=dict)
+    advisory: set[str] = field(default_factory=set)
 
     def add(self, verdict: Verdict, lang: str) -> None:
         """Count one verdict."""
         self.outcomes[(verdict.entity, verdict.outcome)] += 1
         for r in verdict.results:
             self.titles[r.rule_id] = r.title.get(lang)
+            if r.severity != "veto":
+                self.advisory.add(r.rule_id)
             if r.outcome is Outcome.FAIL:
                 self.rule_fails[r.rule_id] += 1
             elif r.outcome is Outcome.UNKNOWN:
@@ -74,7 +77,8 @@ def render_summary(
     if summary.rule_fails:
         lines.append(_t(lang, "不通过最多的规则：", "most-failed rules:"))
         for rule_id, n in summary.rule_fails.most_common(top):
-            lines.append(f"  {n:>5}  {rule_id}  {summary.titles.get(rule_id, '')}")
+            mark = _t(lang, "  [参考项]", "  [advisory]") if rule_id in summary.advisory else ""
+            lines.append(f"  {n:>5}  {rule_id}  {summary.titles.get(rule_id, '')}{mark}")
     if summary.rule_unknown:
         lines.append(_t(lang, "无法判断最多的规则：", "most-unknown rules:"))
         for rule_id, n in summary.rule_unknown.most_common(top):
@@ -101,9 +105,10 @@ def render_summary(
             )
         )
         if acc.unknown_columns:
+            shown = [c + (f" ({acc.suggestions[c]})" if c in acc.suggestions else "") for c in acc.unknown_columns]
             lines.append(
                 _t(lang, "  未识别的列（保留，不参与评估）：", "  unrecognised columns (kept, not evaluated): ")
-                + ", ".join(acc.unknown_columns)
+                + ", ".join(shown)
             )
     return "\n".join(lines)
 

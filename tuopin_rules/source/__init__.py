@@ -28,10 +28,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from tuopin_rules.errors import Diagnostic, Position
 
-__all__ = ["MAX_ALIAS_NODES", "SourceDoc", "load_yaml", "load_yaml_file"]
+__all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "SourceDoc", "load_yaml", "load_yaml_file"]
 
 #: the most nodes that alias expansion may add to a document
 MAX_ALIAS_NODES = 10_000
+#: the deepest nesting of mappings and lists a standard may have
+MAX_DEPTH = 64
 
 PathKey = tuple[str | int, ...]
 
@@ -82,11 +84,13 @@ class SourceDoc:
     data: Any
     value_positions: dict[PathKey, Position] = field(default_factory=dict)
     key_positions: dict[PathKey, Position] = field(default_factory=dict)
+    _lines: list[str] | None = field(default=None, repr=False)
 
     def line(self, number: int) -> str:
         """The text of 1-based line ``number`` ('' past the end)."""
-        lines = self.text.splitlines()
-        return lines[number - 1] if 0 < number <= len(lines) else ""
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        return self._lines[number - 1] if 0 < number <= len(self._lines) else ""
 
     def position(self, path: PathKey, *, key: bool = False) -> Position | None:
         """The position at ``path``, or of its nearest ancestor that has one.
@@ -137,9 +141,21 @@ def load_yaml_file(path: str | Path) -> tuple[SourceDoc | None, list[Diagnostic]
     A missing or unreadable file is a ``file-not-found`` diagnostic, not an exception.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Diagnostic("file-not-found", f"cannot read {path}: {exc}", file=str(path))]
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        return None, [Diagnostic("file-not-found", f"cannot read {path}: {exc.strerror or exc}", file=str(path))]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return None, [
+            Diagnostic(
+                "file-not-found",
+                f"cannot read {path}: line {line} is not UTF-8 text (save the file as UTF-8)",
+                file=str(path),
+                position=Position(line, 1),
+            )
+        ]
     return load_yaml(text, str(path))
 
 
@@ -171,6 +187,10 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[SourceDoc | None, list
         return None, [doc.diagnostic("yaml-syntax", message, position=pos)]
     except yaml.YAMLError as exc:
         return None, [Diagnostic("yaml-syntax", str(exc), file=file)]
+    except RecursionError:
+        return None, [
+            Diagnostic("yaml-syntax", f"the document is nested too deeply (over {MAX_DEPTH} levels)", file=file)
+        ]
     if node is None:
         doc.data = {}
         return doc, []
@@ -182,8 +202,9 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[SourceDoc | None, list
 def _pos(node: Node) -> Position:
     start, end = node.start_mark, node.end_mark
     end_col = end.column + 1 if end.line == start.line else None
-    if end_col is None:
-        line_len = len(start.buffer.splitlines()[start.line]) if start.buffer else start.column + 1
+    if end_col is None:  # a multi-line node: the span runs to the end of its first line
+        line_end = start.buffer.find("\n", start.pointer) if start.buffer else -1
+        line_len = (line_end if line_end >= 0 else len(start.buffer or "")) - (start.pointer - start.column)
         end_col = line_len + 1
     return Position(start.line + 1, start.column + 1, max(end_col, start.column + 2))
 
@@ -216,9 +237,19 @@ class _Builder:
         self.alias_reported = False
         self.counts: dict[int, int] = {}
         self.alias_depth = 0
+        self.depth_reported = False
 
     def build(self, node: Node, path: PathKey) -> Any:
         self.doc.value_positions[path] = _pos(node)
+        if len(path) > MAX_DEPTH:
+            if not self.depth_reported:
+                self.depth_reported = True
+                self.diagnostics.append(
+                    self.doc.diagnostic(
+                        "yaml-syntax", f"the document is nested more than {MAX_DEPTH} levels deep", path
+                    )
+                )
+            return None
         if id(node) in self.seen and self.alias_depth == 0:  # an alias: the same node object met again
             self.alias_nodes += _count(node, self.counts)  # its whole expansion, nested aliases included
             if self.alias_nodes > MAX_ALIAS_NODES:
@@ -229,7 +260,7 @@ class _Builder:
                             "alias-limit",
                             f"YAML aliases expand to more than {MAX_ALIAS_NODES} nodes",
                             path,
-                            hint="write the repeated part out, or use `extends:` between standards",
+                            hint="write the repeated part out instead of aliasing it",
                         )
                     )
                 return None

@@ -1,0 +1,176 @@
+"""Reading data files into raw rows: decoding, CSV and JSON / JSON Lines, row-level problems.
+
+Decoding: UTF-8 (with or without BOM) first, since a UTF-8 file is never valid-looking GB18030 by
+accident for long; then UTF-16 when it has a BOM (Excel's "Unicode text"); then GB18030 (a superset
+of GBK and GB2312). A file with NUL bytes and no UTF-16 BOM is binary and refused.
+
+A row that cannot be a record — a CSV row whose cell count differs from the header (an unquoted
+comma, an unclosed quote swallowing following lines), a JSON Lines line that is not valid JSON or
+not an object — is yielded with a problem text, so the caller can reject and account for it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tuopin_rules.errors import DataFileError
+
+__all__ = ["RawRow", "RawTable", "read_raw"]
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a long cell is data, not a crash
+
+CSV_SUFFIXES = (".csv",)
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+
+
+@dataclass
+class RawRow:
+    """One row as read: its 1-based line (CSV: physical line where it starts; JSON: record index),
+    its cells by header, and a problem text when it cannot be a record."""
+
+    row: int
+    cells: dict[str, Any]
+    problem: str | None = None
+    raw: str | None = None
+
+
+@dataclass
+class RawTable:
+    """A file's header, rows (lazily) and encoding."""
+
+    headers: list[str]
+    rows: Iterator[RawRow]
+    encoding: str
+
+
+def _line_of(raw: bytes, offset: int) -> int:
+    return raw.count(b"\n", 0, offset) + 1
+
+
+def decode(path: Path) -> tuple[str, str]:
+    """The text of ``path`` and the encoding it was read with.
+
+    Raises:
+        DataFileError: binary content, or bytes that are neither UTF-8, UTF-16 nor GB18030
+            (the message names the line of the first bad byte).
+    """
+    raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise DataFileError(f"{path}:{_line_of(raw, exc.start)}: not valid UTF-16 text") from None
+    if b"\x00" in raw[:4096]:
+        raise DataFileError(f"{path}: looks like a binary file, not CSV or JSON text")
+    try:
+        return raw.decode("utf-8-sig"), "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
+    except UnicodeDecodeError as utf8_error:
+        first_bad = utf8_error.start
+    try:
+        return raw.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError:
+        raise DataFileError(
+            f"{path}:{_line_of(raw, first_bad)}: the text is neither UTF-8 nor GB18030"
+            " (mixed encodings? save the file again as UTF-8)"
+        ) from None
+
+
+def _csv(path: Path) -> RawTable:
+    text, encoding = decode(path)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise DataFileError(f"{path}: the file is empty") from None
+    except csv.Error as exc:
+        raise DataFileError(f"{path}:1: the header row cannot be read ({exc})") from None
+    if not any(header):
+        raise DataFileError(f"{path}:1: the header row is empty")
+
+    def rows() -> Iterator[RawRow]:
+        start = reader.line_num + 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield RawRow(start, {}, f"the row cannot be read as CSV ({exc})")
+                start = reader.line_num + 1
+                continue
+            end = reader.line_num
+            line, start = start, end + 1
+            if not any(cell.strip() for cell in row):
+                continue  # a blank line is not a row
+            if len(row) != len(header):
+                span = f" (it runs from line {line} to {end}: an unclosed quote?)" if end - line > 1 else ""
+                problem = f"the row has {len(row)} cells but the header has {len(header)}{span}"
+                shown = ",".join(row)
+                yield RawRow(line, {}, problem, shown if len(shown) <= 200 else shown[:200] + "…")
+                continue
+            yield RawRow(line, dict(zip(header, row, strict=True)))
+
+    return RawTable(header, rows(), encoding)
+
+
+def _json_line(text: str) -> Any:
+    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+
+
+def _reject_constant(name: str) -> Any:
+    return name  # NaN / Infinity stay text, so the cell is reported as not a number
+
+
+def _json(path: Path) -> RawTable:
+    text, encoding = decode(path)
+    stripped = text.lstrip()
+    lines_mode = path.suffix.lower() in (".jsonl", ".ndjson") or (stripped.startswith("{") and "\n{" in stripped)
+    parsed: list[tuple[int, Any, str | None]] = []
+    if lines_mode:
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                parsed.append((n, _json_line(line), None))
+            except json.JSONDecodeError as exc:
+                parsed.append((n, None, f"not valid JSON at column {exc.colno}: {exc.msg}"))
+    else:
+        try:
+            data = _json_line(text)
+        except json.JSONDecodeError as exc:
+            raise DataFileError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+        items = data if isinstance(data, list) else [data]
+        parsed = [(i, item, None) for i, item in enumerate(items, start=1)]
+    headers = list(dict.fromkeys(k for _, item, _ in parsed if isinstance(item, dict) for k in item))
+
+    def rows() -> Iterator[RawRow]:
+        for n, item, problem in parsed:
+            if problem is None and not isinstance(item, dict):
+                problem = f"a record must be a JSON object, not {type(item).__name__}"
+            yield RawRow(n, item if problem is None else {}, problem)
+
+    return RawTable(headers, rows(), encoding)
+
+
+def read_raw(path: Path) -> RawTable:
+    """Open a CSV or JSON / JSON Lines file as raw rows.
+
+    Raises:
+        DataFileError: missing file, unsupported type, undecodable or unparsable file.
+    """
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        return _csv(path)
+    if suffix in JSON_SUFFIXES:
+        return _json(path)
+    raise DataFileError(f"{path}: unsupported file type {path.suffix!r} (use .csv, .json or .jsonl)")
