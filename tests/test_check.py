@@ -278,7 +278,10 @@ def test_applies_when_must_be_boolean() -> None:
 
 def test_unknown_code_literal_with_did_you_mean() -> None:
     d = _one('exit_status == "已托贫"', "unknown-code")
-    assert d.message == "'已托贫' is not a code of exit_status (0, 1, 3, 4)"
+    assert (
+        d.message
+        == "'已托贫' is not a code of exit_status (0 未脱贫, 1 已脱贫(享受政策), 3 返贫, 4 已脱贫(不再享受政策))"
+    )
     assert d.hint == "did you mean '已脱贫'?"
     _at(d, len("exit_status == "), len('"已托贫"'))
 
@@ -487,3 +490,26 @@ def test_every_problem_of_every_rule_is_reported() -> None:
         ("unknown-field", REQUIRE_LINE),
         ("unknown-collection", REQUIRE_LINE + 5),
     ]
+
+
+def test_parameter_by_its_chinese_label() -> None:
+    from tests.conftest import inline_standard
+
+    standard = inline_standard(
+        """
+        parameters:
+          poverty_line: {label: {zh: 扶贫标准}, values: {2020: 4000}, source: doc}
+        rules:
+          - {id: r, entity: household, title: {zh: r}, source: doc, require: 人均纯收入 > 扶贫标准}
+        """
+    )
+    assert standard.rules[0].require == ast.Compare(
+        ">",
+        ast.FieldRef("household", "per_capita_net_income", "人均纯收入"),
+        ast.ParamRef("poverty_line", "扶贫标准"),
+    )
+
+
+def test_yes_is_not_a_boolean_in_expressions() -> None:
+    d = _one("yes", "unknown-field")
+    assert d.hint == "write true or false"

@@ -52,6 +52,7 @@ class _Checker:
     def __init__(self, schema: Schema, params: dict[str, ParamDef]) -> None:
         self.schema = schema
         self.params = params
+        self.param_labels = {p.label.zh: name for name, p in params.items() if p.label is not None}
         self.problems: list[ExprProblem] = []
 
     def err(self, code: str, message: str, node: ast.Expr, hint: str | None = None) -> tuple[ast.Expr, Ty]:
@@ -66,15 +67,16 @@ class _Checker:
         if fdef is not None:
             kind = _FIELD_KIND.get(fdef.type, fdef.type)
             return ast.FieldRef(ent.name, fdef.name, node.name, span=node.span), Ty(kind, fdef)
-        if node.name in self.params:
-            p = self.params[node.name]
+        param = node.name if node.name in self.params else self.param_labels.get(node.name)
+        if param is not None:
+            p = self.params[param]
             if p.by is not None and ent.resolve(p.by) is None:
                 return self.err(
                     "type-mismatch",
                     f"parameter {node.name!r} varies by {p.by!r}, which a {ent.name} record does not have",
                     node,
                 )
-            return ast.ParamRef(node.name, node.name, span=node.span), Ty(p.type)
+            return ast.ParamRef(param, node.name, span=node.span), Ty(p.type)
         if node.name in ent.children:
             return self.err(
                 "type-mismatch",
@@ -82,9 +84,13 @@ class _Checker:
                 node,
                 hint=f"aggregate it, e.g. count({node.name}) or any({node.name}, ...)",
             )
-        pool = [*ent.spellings(), *self.params, *SPECIALS]
+        if node.name.lower() in ("yes", "no", "on", "off", "是", "否"):
+            return self.err(
+                "unknown-field", f"{node.name!r} is not a value of the rule language", node, hint="write true or false"
+            )
+        pool = [*ent.spellings(), *self.params, *self.param_labels, *SPECIALS]
         hint = did_you_mean(node.name, pool)
-        if hint is not None and any(hint == f"did you mean '{p}'?" for p in self.params):
+        if hint is not None and any(hint == f"did you mean '{p}'?" for p in (*self.params, *self.param_labels)):
             return self.err("unknown-parameter", f"unknown parameter {node.name!r}", node, hint=hint)
         return self.err("unknown-field", f"unknown field or parameter {node.name!r} for a {ent.name}", node, hint=hint)
 
@@ -152,7 +158,9 @@ class _Checker:
                 spellings = [s for c in other.field.codes.values() for s in (c.code, c.zh or "", *c.aliases) if s]
                 self.err(
                     "unknown-code",
-                    f"{raw!r} is not a code of {other.field.name} ({', '.join(other.field.codes)})",
+                    f"{raw!r} is not a code of {other.field.name} ("
+                    + ", ".join(f"{c} {other.field.code_label(c, 'zh')}".strip() for c in other.field.codes)
+                    + ")",
                     node,
                     hint=did_you_mean(raw, spellings),
                 )
