@@ -17,7 +17,7 @@ from tuopin_rules.entities.records import Record
 from tuopin_rules.evaluate.scalar import Trace
 from tuopin_rules.expr import ast
 from tuopin_rules.expr.parser import to_text
-from tuopin_rules.i18n import COMPARE_FAIL, COMPARE_PASS, fmt_number, fmt_percent, fmt_plain, phrase
+from tuopin_rules.i18n import COMPARE_FAIL, COMPARE_PASS, FUNCTION_NAMES, fmt_number, fmt_percent, fmt_plain, phrase
 from tuopin_rules.verdicts import Evidence, Gap, Localized, Outcome
 
 __all__ = ["Explainer"]
@@ -67,7 +67,7 @@ class Explainer:
                 return "评估年度" if lang == "zh" else "the assessment year"
             case ast.Special():
                 return "评估日期" if lang == "zh" else "the assessment date"
-        return to_text(node)
+        return self.humanize(node, lang)
 
     def unit(self, node: ast.Expr, lang: str) -> str:
         u = None
@@ -146,7 +146,8 @@ class Explainer:
                 inner = ", ".join(h(x) for x in (flt, arg) if x is not None)
                 return f"{f}({child}{': ' + inner if inner else ''})"
             case ast.FuncCall(name=n, args=args):
-                return f"{n}({', '.join(h(a) for a in args)})"
+                zh_name, en_name = FUNCTION_NAMES.get(n, (n, n))
+                return f"{zh_name if zh else en_name}({', '.join(h(a) for a in args)})"
         return to_text(node)
 
     def _pair(self, node: ast.Expr, trace: Trace, lang: str, like: ast.Expr | None = None) -> str:

@@ -16,7 +16,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-__all__ = ["COMPARE_FAIL", "COMPARE_PASS", "PHRASES", "fmt_number", "fmt_percent", "phrase"]
+__all__ = ["COMPARE_FAIL", "COMPARE_PASS", "FUNCTION_NAMES", "PHRASES", "fmt_number", "fmt_percent", "phrase"]
 
 #: how a comparison that did not hold is worded: op -> (zh, en)
 COMPARE_FAIL: dict[str, tuple[str, str]] = {
@@ -36,6 +36,17 @@ COMPARE_PASS: dict[str, tuple[str, str]] = {
     "<=": ("不高于", "is not above"),
     "==": ("等于", "equals"),
     "!=": ("不等于", "is not"),
+}
+
+#: function names as shown in reasons: name -> (zh, en)
+FUNCTION_NAMES: dict[str, tuple[str, str]] = {
+    "age": ("年龄", "age"),
+    "is_blank": ("为空", "is_blank"),
+    "coalesce": ("首个已知值", "coalesce"),
+    "abs": ("绝对值", "abs"),
+    "round": ("四舍五入", "round"),
+    "year": ("年份", "year"),
+    "length": ("长度", "length"),
 }
 
 PHRASES: dict[str, tuple[str, str]] = {

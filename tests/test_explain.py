@@ -1,0 +1,80 @@
+"""Explanations: generated reasons in both languages, gaps, missing-field labels, linked records."""
+
+from __future__ import annotations
+
+from tests.conftest import inline_standard
+from tuopin_rules import Engine, Outcome
+
+STANDARD = inline_standard(
+    """
+    parameters:
+      limit: {label: {zh: 上限, en: limit}, values: {default: 2%}, source: doc}
+      line: {label: {zh: 扶贫标准, en: poverty line}, unit: {zh: 元, en: yuan}, values: {2020: 4000}, source: doc}
+    rules:
+      - {id: below, entity: village, title: {zh: 低于}, require: poverty_incidence < limit, source: doc}
+      - {id: above, entity: household, title: {zh: 高于}, require: per_capita_net_income > line, source: doc}
+      - id: kids
+        entity: household
+        title: {zh: 儿童}
+        require: not any(members, age(id_number) between 6 and 15 and dropout_due_to_poverty)
+        source: doc
+      - id: grade
+        entity: household
+        title: {zh: 等级}
+        require: housing_safety_grade in ["A", "B"]
+        source: doc
+    """
+)
+ENGINE = Engine(STANDARD)
+
+
+def _rule(entity: str, data: dict[str, object], rule_id: str):  # type: ignore[no-untyped-def]
+    v = ENGINE.evaluate(entity, data, as_of=2020)
+    return next(r for r in v.results if r.rule_id == rule_id)
+
+
+def test_decrease_gap_in_both_languages() -> None:
+    r = _rule("village", {"village_id": "v", "poverty_incidence": "2.6"}, "below")
+    assert r.outcome is Outcome.FAIL
+    assert r.reason.zh == "贫困发生率 2.6%，未低于 上限 2%"
+    assert r.reason.en == "poverty incidence 2.6% is not below limit 2%"
+    assert r.gap is not None
+    assert (r.gap.amount, r.gap.direction, r.gap.strict) == ("0.006", "decrease", True)
+    assert r.gap.text.zh == "贫困发生率须低于 2%，超出 0.6%"
+    assert r.gap.text.en == "poverty incidence must be below 2%; over by 0.6%"
+
+
+def test_gap_exactly_at_a_strict_bound() -> None:
+    r = _rule("household", {"household_id": "1", "per_capita_net_income": "4000"}, "above")
+    assert r.gap is not None and r.gap.amount == "0"
+    assert r.gap.text.zh == "人均纯收入须高于 4,000 元，目前恰好等于该值"
+
+
+def test_member_that_decides_is_named_with_its_values() -> None:
+    members = [
+        {"person_id": "01", "name": "张三", "id_number": "110105198001010011"},
+        {"person_id": "02", "name": "张小", "id_number": "110105201001010011", "dropout_due_to_poverty": "是"},
+    ]
+    r = _rule("household", {"household_id": "1", "members": members}, "kids")
+    assert r.outcome is Outcome.FAIL
+    assert r.reason.zh == "家庭成员 02（张小）：年龄(证件号码) 10，在 6 至 15 之间，因贫失学辍学：是"
+    assert r.reason.en == (
+        "household member 02 (张小): age(citizen ID number) 10 is between 6 and 15, dropped out because of poverty: yes"
+    )
+
+
+def test_unknown_member_value_is_named() -> None:
+    members = [{"person_id": "02", "id_number": "110105201001010011"}]
+    r = _rule("household", {"household_id": "1", "members": members}, "kids")
+    assert r.outcome is Outcome.UNKNOWN
+    assert r.missing == ["members[02].dropout_due_to_poverty"]
+    assert r.reason.zh == "缺少家庭成员 02 的因贫失学辍学，无法判断"
+
+
+def test_code_values_are_shown_by_label() -> None:
+    r = _rule("household", {"household_id": "1", "housing_safety_grade": "D级"}, "grade")
+    assert r.reason.zh == "危房级别为D级(整幢危房)，不在 [A级、B级] 之中"
+    assert r.reason.en == (
+        "housing safety grade is grade D (whole building dangerous),"
+        " not one of [grade A (safe), grade B (basically safe)]"
+    )
