@@ -82,7 +82,8 @@ def render_summary(
     if summary.rule_unknown:
         lines.append(_t(lang, "无法判断最多的规则：", "most-unknown rules:"))
         for rule_id, n in summary.rule_unknown.most_common(top):
-            lines.append(f"  {n:>5}  {rule_id}  {summary.titles.get(rule_id, '')}")
+            mark = _t(lang, "  [参考项]", "  [advisory]") if rule_id in summary.advisory else ""
+            lines.append(f"  {n:>5}  {rule_id}  {summary.titles.get(rule_id, '')}{mark}")
     if issues:
         lines.append(_t(lang, f"数据问题 {len(issues)} 个：", f"{len(issues)} data issues:"))
         lines.extend("  " + i.render() for i in issues[:max_issues])
