@@ -47,6 +47,8 @@ DIAGNOSTIC_CODES: dict[str, str] = {
     "invalid-value": "A value of the wrong shape or type for its key.",
     "duplicate-rule": "Two rules share one id.",
     "unknown-source": "A rule or parameter cites a source id not declared under `sources:`.",
+    "unknown-standard": "`extends:` names a standard that is not installed and not a file.",
+    "unknown-rule": "`override:` or `disable:` names a rule the base standard does not have.",
     "unknown-entity": "An entity kind other than member, household, village, county.",
     "expr-syntax": "An expression cannot be parsed.",
     "unknown-field": "An expression names a field the entity does not declare.",

@@ -19,7 +19,10 @@ __all__ = [
     "EntitySpec",
     "Explain",
     "FieldSpec",
+    "OverrideSpec",
+    "ParameterOverride",
     "ParameterSpec",
+    "RuleOverride",
     "RuleSpec",
     "SchemaSpec",
     "SourceSpec",
@@ -53,6 +56,12 @@ def parse_date_like(value: Any) -> dt.date:
 
 def _to_str(value: Any) -> Any:
     return str(value) if isinstance(value, (int, Decimal)) and not isinstance(value, bool) else value
+
+
+def _reason(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError("disabling a rule needs a reason (text, or {zh: ..., en: ...})")
+    return {"zh": value} if isinstance(value, str) else value
 
 
 DateLike = Annotated[dt.date, BeforeValidator(parse_date_like)]
@@ -176,16 +185,56 @@ class SchemaSpec(_Model):
     entities: dict[Str, EntitySpec]
 
 
+class ParameterOverride(_Model):
+    """Changes to a parameter of the base standard; ``values`` are merged key by key."""
+
+    label: Text | None = None
+    unit: Text | None = None
+    values: dict[Str, Any] | None = None
+    source: Str | None = None
+    notes: Text | None = None
+
+
+class RuleOverride(_Model):
+    """Changes to a rule of the base standard: any field but ``id`` and ``entity``."""
+
+    title: Text | None = None
+    require: Any = None
+    applies_when: Any = None
+    severity: Literal["veto", "advisory"] | None = None
+    working_group: Literal["income", "policy", "records", "appearance"] | None = None
+    source: Str | None = None
+    explain: Explain | None = None
+    remedy: Text | None = None
+    notes: Text | None = None
+    effective: Effective | None = None
+
+
+class OverrideSpec(_Model):
+    """``override:`` of a variant: parameters and rules of the base standard, by name / id."""
+
+    parameters: dict[Str, ParameterOverride] = {}
+    rules: dict[Str, RuleOverride] = {}
+
+
 class StandardSpec(_Model):
-    """A standard (ruleset) file, format v1."""
+    """A standard (ruleset) file, format v1.
+
+    A variant names its base with ``extends`` (a standard id or a path relative to the file), then
+    ``override``s parameters or rule fields, ``disable``s rules (each with a reason), and adds
+    sources, parameters, fields and rules of its own.
+    """
 
     standard: Str
     title: Text
     version: Str
     format: Literal[1] = 1
+    extends: Str | None = None
     description: Text | None = None
     effective: Effective | None = None
     sources: dict[Str, SourceSpec] = {}
     parameters: dict[Str, ParameterSpec] = {}
     fields: dict[Str, dict[Str, FieldSpec]] = {}
+    override: OverrideSpec | None = None
+    disable: dict[Str, Annotated[Text, BeforeValidator(_reason)]] = {}
     rules: list[RuleSpec] = []
