@@ -281,6 +281,71 @@ def lint(paths: tuple[str, ...], fmt: str) -> None:
     sys.exit(EXIT_ERROR if errors else EXIT_OK)
 
 
+@main.command(name="test")
+@click.argument("paths", nargs=-1, type=click.Path(), metavar="[PATH...]")
+@click.option("--verbose", "-v", is_flag=True, help="List every case, not only the failing ones.")
+@format_option
+def test_cases(paths: tuple[str, ...], verbose: bool, fmt: str) -> None:
+    """Run the *.cases.yaml test cases of standards (default: the bundled ones) and check rule coverage.
+
+    Every rule needs at least one case expecting PASS and one expecting FAIL. Exits 1 when a case
+    fails or coverage is incomplete, 2 when a file cannot be loaded.
+    """
+    from tuopin_rules.cases import find_case_files, run_case_file
+    from tuopin_rules.registry import bundled_dir
+
+    files = find_case_files(paths or [bundled_dir()])
+    if not files:
+        _fail("no *.cases.yaml files found in " + (", ".join(paths) or str(bundled_dir())))
+    results = [run_case_file(f) for f in files]
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "file": r.file,
+                        "standard": r.standard.id if r.standard else None,
+                        "problems": [d.to_dict() for d in r.problems],
+                        "cases": [
+                            {"name": c.name, "line": c.line, "passed": c.passed, "failures": c.failures}
+                            for c in r.cases
+                        ],
+                        "uncovered": r.uncovered,
+                        "passed": r.passed,
+                    }
+                    for r in results
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        for r in results:
+            head = f"{r.file}" + (f" ({r.standard.id} {r.standard.version})" if r.standard else "")
+            if r.problems:
+                click.echo(f"{head}: cannot load")
+                for d in r.problems:
+                    click.echo(d.render())
+                continue
+            passed = sum(c.passed for c in r.cases)
+            rules = len(r.standard.rules) if r.standard else 0
+            covered = rules - len(r.uncovered)
+            click.echo(f"{head}: {passed}/{len(r.cases)} cases passed; coverage {covered}/{rules} rules")
+            for c in r.cases:
+                if not c.passed or verbose:
+                    click.echo(f"  {'✓' if c.passed else '✗'} {c.name}  (line {c.line})")
+                    for f in c.failures:
+                        click.echo(f"      {f}")
+            for gap in r.uncovered:
+                click.echo(f"  coverage: {gap}")
+        total = sum(len(r.cases) for r in results)
+        failed = sum(1 for r in results for c in r.cases if not c.passed)
+        click.echo(f"{total - failed} passed, {failed} failed")
+    if any(r.problems for r in results):
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_OK if all(r.passed for r in results) else EXIT_FAILURES)
+
+
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of the ruleset format (for editor completion and validation)."""

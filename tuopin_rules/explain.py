@@ -390,6 +390,37 @@ class Explainer:
             for literal, name, _, _ in formatter.parse(template)
         )
 
+    def reason_code(self, rule: Rule, outcome: Outcome, trace: Trace, missing: list[str]) -> str:
+        """A compact, stable code for why a rule came out as it did (for tests and batch output).
+
+        ``pass`` / ``not-applicable``; ``fail:<field>`` naming the field of the first condition that
+        failed (``fail`` alone when no field decided); ``missing:<path>`` / ``unreadable:<path>`` for
+        the first field that left the rule UNKNOWN; ``division-by-zero``.
+
+        >>> # e.g. "fail:per_capita_net_income", "missing:members[02].dropout_due_to_poverty"
+        """
+        if outcome is Outcome.PASS:
+            return "pass"
+        if outcome is Outcome.NOT_APPLICABLE:
+            return "not-applicable"
+        if outcome is Outcome.UNKNOWN:
+            if not missing:
+                return "division-by-zero" if "division by zero" in _all_notes(trace) else "unknown"
+            first = missing[0]
+            record, name = trace.record, first
+            if "[" in first:
+                coll, _, rest = first.partition("[")
+                ident, _, name = rest.partition("].")
+                record = next((k for k in record.children.get(coll) or [] if k.id == ident), record)
+            return ("unreadable:" if name in record.issues else "missing:") + first
+        for leaf in _failing_leaves(rule.require, trace, False):
+            names = [n.name for n in ast.top_level(leaf) if isinstance(n, ast.FieldRef)]
+            if names:
+                return f"fail:{names[0]}"
+            if isinstance(leaf, ast.Aggregate):
+                return f"fail:{leaf.collection}"
+        return "fail"
+
     # ---- evidence and gap -------------------------------------------------------------------
     def evidence(self, rule: Rule, trace: Trace) -> list[Evidence]:
         out: dict[tuple[str, str], Evidence] = {}

@@ -118,6 +118,7 @@ class RuleResult(_Model):
     outcome: Outcome
     severity: str
     working_group: str | None = None
+    reason_code: str
     reason: Localized
     evidence: list[Evidence]
     gap: Gap | None = None

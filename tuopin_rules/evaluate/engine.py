@@ -175,6 +175,7 @@ class Engine:
             outcome=outcome,
             severity=rule.severity,
             working_group=rule.working_group,
+            reason_code=ex.reason_code(rule, outcome, trace, missing),
             reason=ex.reason(rule, outcome, trace, missing, as_of, gap),
             evidence=ex.evidence(rule, trace) if outcome is not Outcome.NOT_APPLICABLE else [],
             gap=gap,

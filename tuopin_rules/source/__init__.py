@@ -9,7 +9,8 @@ plain Python data by our own constructor, which closes the YAML traps of rule fi
 * dates stay text here and become dates only where the format expects a date (stage ``spec``);
 * a key repeated in one mapping is an error naming both lines;
 * alias expansion is bounded (a "billion laughs" file is an error, not a hang);
-* explicit tags (``!!python/object`` and friends) are rejected.
+* explicit tags (``!!python/object`` and friends) are rejected;
+* merge keys (``<<: *anchor``) work, explicit keys winning, within the same alias bound.
 
 The result is a :class:`SourceDoc`: the data, and the position of every key and value, addressed by
 its path (a tuple of keys and list indexes).
@@ -285,13 +286,17 @@ class _Builder:
         assert isinstance(node, MappingNode)
         out: dict[Any, Any] = {}
         first_line: dict[Any, int] = {}
+        merges: list[tuple[Node, PathKey]] = []
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 self.diagnostics.append(
                     self.doc.diagnostic("invalid-value", "a mapping key must be a plain value", path)
                 )
                 continue
-            key = key_node.value if key_node.value != "<<" else "<<"
+            key = key_node.value
+            if key == "<<" and key_node.tag == _PLAIN:  # a merge key: applied after the explicit keys
+                merges.append((value_node, (*path, "<<")))
+                continue
             key_path = (*path, key)
             key_pos = _pos(key_node)
             if key in out or key in first_line:
@@ -307,7 +312,27 @@ class _Builder:
             first_line[key] = key_pos.line
             self.doc.key_positions[key_path] = key_pos
             out[key] = self.build(value_node, key_path)
+        for value_node, merge_path in merges:
+            self.merge_into(out, value_node, merge_path)
         return out
+
+    def merge_into(self, out: dict[Any, Any], value_node: Node, path: PathKey) -> None:
+        """Apply a YAML merge key (``<<: *anchor`` or ``<<: [*a, *b]``): keys not written explicitly."""
+        sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+        for source in sources:
+            if not isinstance(source, MappingNode):
+                self.diagnostics.append(self.doc.diagnostic("invalid-value", "'<<' merges only mappings", path))
+                continue
+            merged = self.build(source, path)
+            if isinstance(merged, dict):
+                for k, v in merged.items():
+                    if k not in out:
+                        out[k] = v
+                        parent = path[:-1]
+                        if (*path, k) in self.doc.value_positions:
+                            self.doc.value_positions.setdefault((*parent, k), self.doc.value_positions[(*path, k)])
+                        if (*path, k) in self.doc.key_positions:
+                            self.doc.key_positions.setdefault((*parent, k), self.doc.key_positions[(*path, k)])
 
 
 def _count(node: Node, memo: dict[int, int] | None = None) -> int:

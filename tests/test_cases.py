@@ -1,0 +1,79 @@
+"""Tests as data: the case-file runner, `tuopin test`, coverage, and YAML merge keys in case files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tuopin_rules.cases import find_case_files, run_case_file
+from tuopin_rules.cli import main
+from tuopin_rules.source import load_yaml
+
+CASES = """\
+standard: cn-national
+as_of: 2020
+cases:
+  - name: 收入低于标准
+    entity: household
+    record: &base {户编号: "1", 脱贫状态: 已脱贫, 人均纯收入: "3000"}
+    expect:
+      rules:
+        household.income: {outcome: FAIL, reason: fail:per_capita_net_income}
+  - name: 写错的期望
+    entity: household
+    record: {<<: *base, 人均纯收入: "5000"}
+    expect:
+      outcome: PASS
+      rules:
+        household.income: FAIL
+"""
+
+
+def test_runner_reports_failures_and_coverage(tmp_path: Path) -> None:
+    path = tmp_path / "x.cases.yaml"
+    path.write_text(CASES, encoding="utf-8")
+    result = run_case_file(path)
+    assert [c.passed for c in result.cases] == [True, False]
+    assert result.cases[1].line == 10
+    assert result.cases[1].failures[0].startswith("verdict: expected PASS, got UNKNOWN")
+    assert result.cases[1].failures[1].startswith("household.income: expected FAIL, got PASS")
+    assert "household.income: needs a PASS case" in result.uncovered
+    assert not result.passed
+
+
+def test_tuopin_test_command(tmp_path: Path) -> None:
+    path = tmp_path / "x.cases.yaml"
+    path.write_text(CASES, encoding="utf-8")
+    result = CliRunner().invoke(main, ["test", str(path)])
+    assert result.exit_code == 1
+    assert "1/2 cases passed; coverage 0/17 rules" in result.stdout
+    assert "✗ 写错的期望  (line 10)" in result.stdout
+    assert result.stdout.strip().endswith("1 passed, 1 failed")
+
+
+def test_bundled_cases_pass_with_full_coverage() -> None:
+    result = CliRunner().invoke(main, ["test"])
+    assert result.exit_code == 0, result.stdout
+    assert "coverage 17/17 rules" in result.stdout
+
+
+def test_broken_case_file_is_a_load_problem(tmp_path: Path) -> None:
+    path = tmp_path / "y.cases.yaml"
+    path.write_text("standard: cn-national\ncases:\n  - nam: x\n", encoding="utf-8")
+    result = run_case_file(path)
+    assert result.problems and result.problems[0].code in ("unknown-key", "missing-key")
+    assert CliRunner().invoke(main, ["test", str(path)]).exit_code == 2
+
+
+def test_case_files_are_found_beside_standards(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent / "rulesets"
+    assert root / "cn-national.cases.yaml" in find_case_files([root / "cn-national.yaml"])
+
+
+def test_yaml_merge_keys_explicit_keys_win() -> None:
+    doc, problems = load_yaml("a: &a {x: 1, y: 2}\nb:\n  <<: *a\n  y: 3\nc: {<<: [*a, {z: 4}]}\n")
+    assert problems == []
+    assert doc is not None
+    assert doc.data["b"] == {"x": 1, "y": 3}
+    assert doc.data["c"] == {"x": 1, "y": 2, "z": 4}
