@@ -354,7 +354,8 @@ def test_aggregate_binds_collection_and_child_scope() -> None:
         ("count(member) > 0", "household", "member", "(it has: members)", "did you mean 'members'?"),
         ("any(people, age > 60)", "household", "people", "(it has: members)", None),
         ("count(members) > 0", "village", "members", "(it has: households)", None),
-        ("count(households) > 0", "county", "households", "(it has none)", None),
+        ("count(households) > 0", "county", "households", "(it has: villages, samples)", None),
+        ("count(households) > 0", "member", "households", "(it has none)", None),
     ],
 )
 def test_aggregate_over_a_non_collection(require: str, entity: str, written: str, words: str, hint: str) -> None:

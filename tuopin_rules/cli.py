@@ -100,7 +100,7 @@ def main() -> None:
     "--entity",
     "entities",
     multiple=True,
-    type=click.Choice(["household", "village", "county", "member"]),
+    type=click.Choice(["household", "village", "county", "member", "sample"]),
     help="Evaluate only these entity kinds (default: every kind the standard has rules for).",
 )
 @click.option("--fail-on-fail", is_flag=True, help="Exit 1 when any entity verdict is FAIL (for CI gates).")
@@ -197,7 +197,7 @@ def _verdicts(engine: Engine, dataset: Dataset, kinds: tuple[str, ...], day: str
 @click.option("--id", "ident", required=True, help="The household code, village code or county name to explain.")
 @click.option(
     "--entity",
-    type=click.Choice(["household", "village", "county", "member"]),
+    type=click.Choice(["household", "village", "county", "member", "sample"]),
     default=None,
     help="The entity kind of --id (default: the first kind that has it).",
 )

@@ -19,8 +19,8 @@ from tuopin_rules.spec import CodeSpec, FieldSpec, SchemaSpec, Text, validate
 
 __all__ = ["ENTITY_KINDS", "EntityDef", "FieldDef", "Schema", "base_schema", "normalize_header"]
 
-#: the entity kinds, children before parents
-ENTITY_KINDS: tuple[str, ...] = ("member", "household", "village", "county")
+#: the entity kinds, children before parents (a file's kind is the first whose id column it has)
+ENTITY_KINDS: tuple[str, ...] = ("sample", "member", "household", "village", "county")
 
 
 def normalize_header(text: str) -> str:
