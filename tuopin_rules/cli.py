@@ -19,8 +19,10 @@ from tuopin_rules import __version__, load_standard
 from tuopin_rules.compile import Standard, load_standard_file
 from tuopin_rules.errors import DataFileError, EvaluationError, StandardError, StandardNotFoundError, TuopinError
 from tuopin_rules.evaluate.engine import Engine, coerce_as_of
+from tuopin_rules.expr.parser import to_text
 from tuopin_rules.intake.tables import Dataset, read_dataset
-from tuopin_rules.registry import installed_standards
+from tuopin_rules.lint import check_variant
+from tuopin_rules.registry import ENV_VAR, add_standards_path, installed, installed_standards
 from tuopin_rules.render.text import Summary, render_summary, render_verdict
 from tuopin_rules.verdicts import Outcome, Verdict
 
@@ -83,8 +85,17 @@ def _as_of(value: str) -> str:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tuopin")
-def main() -> None:
+@click.option(
+    "--standards-path",
+    multiple=True,
+    type=click.Path(exists=True),
+    metavar="DIR",
+    help=f"A folder of standards to search first (repeatable; also ${ENV_VAR}).",
+)
+def main(standards_path: tuple[str, ...]) -> None:
     """tuopin — verify poverty exits (脱贫退出) against standards and explain every verdict."""
+    for path in standards_path:
+        add_standards_path(path)
 
 
 @main.command()
@@ -264,8 +275,9 @@ def lint(paths: tuple[str, ...], fmt: str) -> None:
     for f in files:
         try:
             standard = load_standard_file(str(f))
-            diags = standard.warnings
-            summary = f"{f}: ok ({len(standard.rules)} rules)"
+            diags = [*standard.warnings, *check_variant(standard)]
+            warned = sum(1 for d in diags if d.severity == "warning")
+            summary = f"{f}: ok ({len(standard.rules)} rules" + (f", {warned} warning(s))" if warned else ")")
         except StandardError as exc:
             diags = exc.diagnostics
             summary = f"{f}: {sum(1 for d in diags if d.severity == 'error')} error(s)"
@@ -355,23 +367,83 @@ def schema() -> None:
 
 
 @main.command()
+@lang_option
 @format_option
-def standards(fmt: str) -> None:
-    """List the installed standards (id, version, title, file)."""
+def standards(lang: str, fmt: str) -> None:
+    """List the installed standards: id, version, what it extends, effective range, origin."""
     rows = []
-    for sid, path in installed_standards().items():
+    for item in installed():
+        row: dict[str, Any] = {"id": item.id, "file": str(item.file), "origin": item.origin}
         try:
-            s = load_standard_file(str(path))
-            rows.append(
-                {"id": sid, "version": s.version, "title": s.title.zh, "rules": len(s.rules), "file": str(path)}
-            )
+            s = load_standard_file(item.file)
         except TuopinError as exc:
-            rows.append({"id": sid, "version": None, "title": f"(broken: {exc})", "rules": 0, "file": str(path)})
+            row |= {"version": None, "extends": None, "effective": None, "rules": 0, "title": f"(broken: {exc})"}
+        else:
+            start = s.effective_from.isoformat() if s.effective_from else "…"
+            end = s.effective_until.isoformat() if s.effective_until else "…"
+            row |= {
+                "version": s.version,
+                "extends": s.extends,
+                "effective": f"{start} – {end}",
+                "rules": len(s.rules),
+                "title": s.title.get(lang),
+            }
+        rows.append(row)
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for r in rows:
-        click.echo(f"{r['id']:<24} {r['version'] or '-':<10} {r['rules']:>3} rules  {r['title']}")
+        extends = f"extends {r['extends']}" if r["extends"] else ""
+        click.echo(
+            f"{r['id']:<22} {r['version'] or '-':<9} {extends:<22} {r['effective'] or '':<25} "
+            f"{r['rules']:>3} rules  {r['origin']:<8} {r['title']}"
+        )
+
+
+@main.command()
+@click.argument("standard_name", metavar="STANDARD")
+@click.option("--diff", is_flag=True, help="Only what the standard changes against the one it extends, in words.")
+@lang_option
+@format_option
+def show(standard_name: str, diff: bool, lang: str, fmt: str) -> None:
+    """Print a standard as merged (its extends chain applied), or --diff against its base."""
+    from tuopin_rules.render.standard import change_lines, describe_standard
+
+    standard = _load(standard_name)
+    if diff and not standard.extends:
+        _fail(f"{standard.id} extends no other standard, so it has no diff")
+    if fmt == "json":
+        payload: dict[str, Any] = {
+            "id": standard.id,
+            "version": standard.version,
+            "extends": standard.extends,
+            "files": standard.files,
+            "content_hash": standard.content_hash,
+        }
+        if diff:
+            payload["changes"] = change_lines(standard, lang)
+        else:
+            payload["rules"] = [
+                {
+                    "id": r.id,
+                    "entity": r.entity,
+                    "severity": r.severity,
+                    "require": to_text(r.require),
+                    "applies_when": to_text(r.applies_when) if r.applies_when else None,
+                    "source": r.source_id,
+                    "origin": r.origin,
+                }
+                for r in standard.rules
+            ]
+            payload["disabled"] = {k: v.get(lang) for k, v in standard.disabled.items()}
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    if diff:
+        click.echo(("相对 " if lang == "zh" else "changes against ") + f"{standard.extends}:")
+        for line in change_lines(standard, lang):
+            click.echo("  " + line)
+    else:
+        click.echo(describe_standard(standard, lang))
 
 
 if __name__ == "__main__":  # pragma: no cover

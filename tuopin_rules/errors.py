@@ -63,6 +63,7 @@ DIAGNOSTIC_CODES: dict[str, str] = {
     "parameter-values": "A parameter's values are malformed (bad key, bad value, nothing in force).",
     "derive-cycle": "Derived fields depend on each other in a cycle.",
     "file-not-found": "A standard file does not exist or cannot be read.",
+    "loosens-veto": "Warning: a variant disables, softens or loosens a veto rule of the standard it extends.",
 }
 
 #: Every data-issue code (run-time problems in input data).

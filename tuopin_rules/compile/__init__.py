@@ -47,6 +47,9 @@ def compile_standard(doc: SourceDoc, prior: list[Diagnostic] | None = None) -> S
     Raises:
         StandardError: with every problem found in every file of the chain.
     """
+    from tuopin_rules.registry import load_plugin_functions
+
+    load_plugin_functions()  # plug-in functions are part of the language the standard is checked against
     problems = list(prior or [])
     chain = load_chain(doc, problems, _find)
     if not chain or chain[-1].doc is not doc:

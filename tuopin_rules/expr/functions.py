@@ -32,6 +32,8 @@ class Function:
         impl: the scalar implementation ``(args, as_of) -> value``.
         doc: one line for docs/language.md.
         total: True if the function is defined on unknown arguments (never returns unknown).
+        vector: the vectorised implementation over columns, for the batch engine (``None``: the batch
+            engine falls back to the scalar one row by row).
     """
 
     name: str
@@ -40,6 +42,7 @@ class Function:
     impl: Impl
     doc: str
     total: bool = False
+    vector: Callable[..., Any] | None = None
 
 
 def birth_date_from_id(id_number: str) -> dt.date | None:
