@@ -38,7 +38,8 @@ def test_tightening_gives_no_warning(tmp_path: Path) -> None:
     path = tmp_path / "tight.yaml"
     path.write_text(
         "standard: tight\ntitle: {zh: 收紧}\nversion: '1'\nextends: cn-national\n"
-        "override:\n  parameters:\n    incidence_limit: {values: {western: 2%}}\n    poverty_line: {values: {2020: 4500}}\n",
+        "override:\n  parameters:\n    incidence_limit: {values: {western: 2%}}\n"
+        "    poverty_line: {values: {2020: 4500}}\n",
         encoding="utf-8",
     )
     assert check_variant(load_standard_file(path)) == []
@@ -66,6 +67,7 @@ def test_show_merged_and_json() -> None:
 
 def test_standards_lists_versions_and_effective_range() -> None:
     code, out = run("standards", "--format", "json")
+    assert code == 0
     rows = {r["id"]: r for r in json.loads(out)}
     assert rows["cn-national"]["effective"] == "2016-04-01 – …"
     assert rows["cn-national"]["origin"] == "bundled"
