@@ -78,3 +78,72 @@ def test_code_values_are_shown_by_label() -> None:
         "housing safety grade is grade D (whole building dangerous),"
         " not one of [grade A (safe), grade B (basically safe)]"
     )
+
+
+def _standard(rules: str, extra: str = ""):  # type: ignore[no-untyped-def]
+    return Engine(inline_standard(extra + "rules:\n" + rules))
+
+
+def test_coalesce_stopped_by_a_bad_cell_names_only_that_cell() -> None:
+    engine = _standard(
+        "  - {id: r, entity: household, title: {zh: r}, source: doc,"
+        " require: 'coalesce(per_capita_net_income, net_income / household_size) > 4000'}\n"
+    )
+    v = engine.evaluate(
+        "household", {"household_id": "1", "人均纯收入": "三千", "纯收入": "20000", "家庭人口数": "4"}, 2020
+    )
+    r = v.results[0]
+    assert r.outcome is Outcome.UNKNOWN and r.missing == ["per_capita_net_income"]
+    assert r.reason_code == "unreadable:per_capita_net_income"
+    assert "'三千' 无法读取" in r.reason.zh
+
+
+def test_children_outside_the_filter_are_not_missing() -> None:
+    engine = _standard(
+        "  - {id: r, entity: household, title: {zh: r}, source: doc,"
+        " require: 'all(members where age(id_number) >= 16, medical_insured)'}\n"
+    )
+    members = [
+        {"person_id": "A", "id_number": "110105200001010011"},
+        {"person_id": "B", "id_number": "110105201001010011"},
+    ]
+    r = engine.evaluate("household", {"household_id": "1", "members": members}, 2020).results[0]
+    assert r.missing == ["members[A].medical_insured"]
+
+
+def test_all_where_names_the_child_that_fails() -> None:
+    engine = _standard(
+        "  - {id: r, entity: household, title: {zh: r}, source: doc, require: all(members where medical_insured)}\n"
+    )
+    members = [{"person_id": "A", "medical_insured": "是"}, {"person_id": "B", "medical_insured": "否"}]
+    r = engine.evaluate("household", {"household_id": "1", "members": members}, 2020).results[0]
+    assert r.outcome is Outcome.FAIL
+    assert r.reason.zh == "家庭成员 B：参加城乡居民基本医疗保险：否"
+
+
+def test_years_and_constants_read_naturally() -> None:
+    engine = _standard(
+        "  - {id: y, entity: household, title: {zh: y}, source: doc, require: as_of_year == 2019}\n"
+        "  - {id: c, entity: household, title: {zh: c}, source: doc, require: per_capita_net_income == -3}\n"
+    )
+    v = engine.evaluate("household", {"household_id": "1", "per_capita_net_income": "5"}, 2020)
+    assert v.results[0].reason.zh == "评估年度 2020，不等于 2019"
+    assert v.results[1].reason.zh == "人均纯收入 5 元，不等于 -3 元"
+
+
+def test_gap_placeholder_for_a_percent_reads_as_percent() -> None:
+    engine = _standard(
+        "  - id: r\n    entity: village\n    title: {zh: r}\n    source: doc\n    require: poverty_incidence < 2%\n"
+        "    explain: {fail: {zh: '超出 {gap}'}}\n"
+    )
+    r = engine.evaluate("village", {"village_id": "1", "poverty_incidence": "2.6"}, 2020).results[0]
+    assert r.reason.zh == "超出 0.6%"
+    assert r.gap is not None and r.gap.amount == "0.006" and r.gap.text.zh == "贫困发生率须低于 2%，超出 0.6%"
+
+
+def test_gap_target_of_a_literal_bound_has_the_unit() -> None:
+    engine = _standard(
+        "  - {id: r, entity: village, title: {zh: r}, source: doc, require: collective_income >= 50000}\n"
+    )
+    r = engine.evaluate("village", {"village_id": "1", "collective_income": "43300"}, 2020).results[0]
+    assert r.gap is not None and r.gap.text.zh == "村集体经济收入须不低于 50,000 元，还差 6,700 元"

@@ -188,7 +188,7 @@ def test_unreadable_files(national: Standard, tmp_path: Path) -> None:
     bad_json.write_text("[{", encoding="utf-8")
     with pytest.raises(DataFileError, match="not valid JSON"):
         read_dataset(national.schema, [str(bad_json)])
-    xls = tmp_path / "x.xlsx"
+    xls = tmp_path / "x.docx"  # was x.xlsx, which is now read (a broken one is tested in test_intake_excel)
     xls.write_bytes(b"PK")
     with pytest.raises(DataFileError, match="unsupported file type"):
         read_dataset(national.schema, [str(xls)])

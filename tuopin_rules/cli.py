@@ -43,6 +43,15 @@ standard_option = click.option(
     metavar="NAME|PATH",
     help="A bundled standard id (see `tuopin standards`) or a YAML file.",
 )
+header_row_option = click.option(
+    "--header-row",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Row (1-based; CSV: line) of the header in every data file, instead of searching for it below title rows.",
+)
+sheet_option = click.option(
+    "--sheet", default=None, help="Read only this sheet of each workbook (name or 1-based position)."
+)
 as_of_option = click.option(
     "--as-of",
     "as_of",
@@ -69,9 +78,11 @@ def _load(name: str) -> Standard:
         _fail(str(exc))
 
 
-def _dataset(standard: Standard, data: tuple[str, ...]) -> Dataset:
+def _dataset(
+    standard: Standard, data: tuple[str, ...], header_row: int | None = None, sheet: str | None = None
+) -> Dataset:
     try:
-        return read_dataset(standard.schema, data)
+        return read_dataset(standard.schema, data, header_row=header_row, sheet=sheet)
     except DataFileError as exc:
         _fail(str(exc))
 
@@ -115,6 +126,8 @@ def main(standards_path: tuple[str, ...]) -> None:
     help="Evaluate only these entity kinds (default: every kind the standard has rules for).",
 )
 @click.option("--fail-on-fail", is_flag=True, help="Exit 1 when any entity verdict is FAIL (for CI gates).")
+@header_row_option
+@sheet_option
 @click.option("--strict", is_flag=True, help="Exit 2 when the data have any data issue.")
 @lang_option
 @format_option
@@ -125,18 +138,20 @@ def check(
     out: str | None,
     entities: tuple[str, ...],
     fail_on_fail: bool,
+    header_row: int | None,
+    sheet: str | None,
     strict: bool,
     lang: str,
     fmt: str,
 ) -> None:
-    """Evaluate DATA files (CSV, JSON, JSON Lines; KIND=PATH or folders) against a standard.
+    """Evaluate DATA files (CSV, XLSX/XLS, JSON, JSON Lines, Parquet; KIND=PATH or folders) against a standard.
 
     Prints a summary (outcomes per entity, most-failed rules, data issues, and an accounting line
     per file: rows read = records evaluated + rows rejected).
     """
     day = _as_of(as_of)
     standard = _load(standard_name)
-    dataset = _dataset(standard, data)
+    dataset = _dataset(standard, data, header_row, sheet)
     engine = Engine(standard)
     kinds = entities or tuple(
         k for k in ("household", "village", "county", "member") if any(r.entity == k for r in standard.rules)
@@ -149,6 +164,7 @@ def check(
         sink = sys.stdout if to_stdout else (open(partial, "w", encoding="utf-8") if partial else None)  # noqa: SIM115
     except OSError as exc:
         _fail(f"cannot write {out}: {exc.strerror or exc}")
+    finished = False
     try:
         total = sum(len(dataset.tables.get(k, [])) for k in kinds)
         show = sys.stderr.isatty() and total >= PROGRESS_MIN
@@ -158,14 +174,16 @@ def check(
                 bar.update(1)
                 if sink is not None:
                     sink.write(verdict.to_json() + "\n")
+        finished = True
     except EvaluationError as exc:
+        _fail(str(exc))
+    finally:
         if partial is not None and sink is not None:
             sink.close()
-            partial.unlink(missing_ok=True)  # never leave a half-written verdict file behind
-        _fail(str(exc))
-    if partial is not None and target is not None and sink is not None:
-        sink.close()
-        partial.replace(target)
+            if finished and target is not None:
+                partial.replace(target)
+            else:
+                partial.unlink(missing_ok=True)  # never leave a half-written verdict file behind
     if fmt == "json":
         payload = {
             "standard": {"id": standard.id, "version": standard.version, "content_hash": standard.content_hash},
@@ -213,6 +231,8 @@ def _verdicts(engine: Engine, dataset: Dataset, kinds: tuple[str, ...], day: str
     help="The entity kind of --id (default: the first kind that has it).",
 )
 @click.option("--failed-only", is_flag=True, help="Show only the rules that failed or are unknown.")
+@header_row_option
+@sheet_option
 @lang_option
 @format_option
 def explain(
@@ -222,13 +242,15 @@ def explain(
     ident: str,
     entity: str | None,
     failed_only: bool,
+    header_row: int | None,
+    sheet: str | None,
     lang: str,
     fmt: str,
 ) -> None:
     """Print one entity's verdict in full: each rule's reason, evidence, gap, remedy and source."""
     day = _as_of(as_of)
     standard = _load(standard_name)
-    dataset = _dataset(standard, data)
+    dataset = _dataset(standard, data, header_row, sheet)
     kinds = [entity] if entity else ["household", "village", "county", "member"]
     ident = unicodedata.normalize("NFKC", ident).strip()  # ids in the data are read the same way
     record = next((r for k in kinds if (r := dataset.find(k, ident)) is not None), None)

@@ -22,7 +22,7 @@ They render compiler-style::
           = help: did you mean 'per_capita_net_income'?
 
 Run-time data problems are :class:`DataIssue` records with row provenance
-(``file:row:column`` for CSV, ``file:$[i].key`` for JSON).
+(``file:row:column`` for CSV, ``file:$[i].key`` for JSON, ``file:sheet!C5`` for a workbook).
 """
 
 from __future__ import annotations
@@ -79,6 +79,9 @@ DATA_ISSUE_CODES: dict[str, str] = {
     "skipped-file": "A file in a data folder that is not a data file of any entity; it was skipped.",
     "no-members": "A household has no member rows although member data were given; member rules are UNKNOWN.",
     "member-count": "A household's declared size differs from its number of member rows.",
+    "skipped-sheet": "A sheet of a workbook that holds no data of any entity (a notes or summary sheet); skipped.",
+    "lost-precision": "A code or ID number stored as a number with more digits than Excel keeps; the cell is refused.",
+    "code-as-number": "A code or ID column stored as numbers, not text; values are kept but leading zeros may be lost.",
 }
 
 
@@ -224,6 +227,8 @@ class DataIssue:
         field: the schema field the column maps to, or ``None``.
         entity: ``member`` / ``household`` / ``village`` / ``county``.
         entity_id: the id of the record the row belongs to, when known.
+        sheet: the worksheet name, for a workbook (XLSX / XLS); ``None`` otherwise.
+        cell: the cell reference in ``sheet`` (``C5``), when the issue is about one cell.
     """
 
     code: str
@@ -236,10 +241,21 @@ class DataIssue:
     entity: str | None = None
     entity_id: str | None = None
     extra: dict[str, str] = dc_field(default_factory=dict)
+    sheet: str | None = None
+    cell: str | None = None
 
     @property
     def location(self) -> str:
-        """``file:row:column`` (parts that are unknown are left out)."""
+        """``file:row:column`` (parts that are unknown are left out); ``file:sheet!A1`` in a workbook.
+
+        A workbook row without a single cell is ``file:sheet!5:5`` (Excel's reference of row 5).
+        """
+        if self.sheet is not None:
+            if self.cell is not None:
+                return f"{self.file}:{self.sheet}!{self.cell}"
+            if self.row is not None:
+                return f"{self.file}:{self.sheet}!{self.row}:{self.row}"
+            return f"{self.file}:{self.sheet}"
         parts = [self.file]
         if self.row is not None:
             parts.append(str(self.row))
@@ -264,4 +280,6 @@ class DataIssue:
             "field": self.field,
             "entity": self.entity,
             "entity_id": self.entity_id,
+            "sheet": self.sheet,
+            "cell": self.cell,
         }

@@ -96,6 +96,8 @@ class Explainer:
             f = self.standard.schema.entities[node.entity].fields[node.name]
             if f.codes:
                 return f.code_label(value, lang)
+        if isinstance(value, Decimal) and _year_like(node):
+            return str(value)
         if isinstance(value, Decimal) and not isinstance(value, bool):
             text = fmt_percent(value) if self.is_percent(node) else fmt_number(value)
             if with_unit and not self.is_percent(node):
@@ -153,8 +155,9 @@ class Explainer:
     def _pair(self, node: ast.Expr, trace: Trace, lang: str, like: ast.Expr | None = None) -> str:
         """``label value`` for a node; a literal is shown as its value, in the type of ``like``."""
         value = trace.value(node)
-        if isinstance(node, ast.Literal):
-            return self.show(like if isinstance(like, ast.FieldRef) else node, value, lang)
+        if isinstance(node, ast.Literal) or _constant(node):
+            typed = like if like is not None and (isinstance(like, ast.FieldRef) or _year_like(like)) else node
+            return self.show(typed, value, lang)
         return f"{self.label(node, trace, lang)} {self.show(node, value, lang)}"
 
     # ---- reasons ----------------------------------------------------------------------------
@@ -182,11 +185,11 @@ class Explainer:
                     phrase(
                         "between_pass" if want else "between_fail",
                         lang,
-                        label=self.label(a, trace, lang),
+                        label="" if _constant(a) else self.label(a, trace, lang),
                         value=self.show(a, trace.value(a), lang),
                         low=self.show(lo, trace.value(lo), lang),
                         high=self.show(hi, trace.value(hi), lang),
-                    )
+                    ).strip()
                 ]
             case ast.In(operand=a, items=items, negated=neg):
                 shown = ("、" if lang == "zh" else ", ").join(
@@ -228,8 +231,10 @@ class Explainer:
         if (node.func == "any" and want) or (node.func == "all" and not want):
             target = node.func == "any"
             for p in parts:
-                flag = p.value if cond is not None else p.included
-                if p.included is not False and flag is target:
+                if cond is None:  # any/all(C where f): the children that meet (any) or miss (all) f
+                    if p.included is target:
+                        deciding.append(p)
+                elif p.included is not False and p.value is target:
                     deciding.append(p)
         if not deciding:
             shown = node.filter if node.filter is not None else node.arg
@@ -271,8 +276,11 @@ class Explainer:
         return out
 
     def missing(self, node: ast.Expr, trace: Trace, prefix: str = "") -> list[str]:
-        """Names of the missing fields that leave ``node`` unknown (only those that would decide)."""
-        if trace.value(node) is not None:
+        """Names of the missing fields that leave ``node`` unknown (only those that would decide).
+
+        Sub-expressions never evaluated (``coalesce`` stopped before them) are not missing.
+        """
+        if trace.value(node) is not None or id(node) not in trace.values:
             return []
         match node:
             case ast.FieldRef(name=n):
@@ -291,7 +299,7 @@ class Explainer:
                 out: list[str] = []
                 for p in parts:
                     for sub in (node.filter, node.arg):
-                        if sub is not None:
+                        if sub is not None and not (sub is node.arg and p.included is False):
                             out += self.missing(sub, p.trace, f"{prefix}{c}[{p.record.id}].")
                 return out
         out = []
@@ -373,7 +381,7 @@ class Explainer:
         values: dict[str, str] = {
             "as_of_year": str(as_of.year),
             "as_of": as_of.isoformat(),
-            "gap": fmt_number(Decimal(gap.amount)) if gap is not None else "",
+            "gap": gap.amount_text.get(lang) if gap is not None else "",
         }
         for tree in (rule.require, rule.applies_when):
             if tree is None:
@@ -524,7 +532,7 @@ class Explainer:
             if not isinstance(a, Decimal) or not isinstance(b, Decimal):
                 continue
             data_left = not isinstance(node.left, (ast.ParamRef, ast.Literal))
-            subject, bound = (node.left, node.right) if data_left else (node.right, node.left)
+            subject = node.left if data_left else node.right
             value, target = (a, b) if data_left else (b, a)
             op = node.op if data_left else {"<": ">", "<=": ">=", ">": "<", ">=": "<="}[node.op]
             increase = op in (">", ">=")
@@ -540,10 +548,14 @@ class Explainer:
                     label=self.label(subject, trace, lang),
                     word=word_zh,
                     word_en=word_en,
-                    target=self.show(bound, target, lang),
+                    target=self.show(subject, target, lang),
                     amount=self.show(subject, amount, lang),
                 )
             return Gap(
+                amount_text=Localized(
+                    zh=self.show(subject, amount, "zh", with_unit=False),
+                    en=self.show(subject, amount, "en", with_unit=False),
+                ),
                 field=self.text(subject),
                 amount=_exact(amount),
                 target=_exact(target),
@@ -564,6 +576,21 @@ def _failing_leaves(node: ast.Expr, trace: Trace, want: bool) -> list[ast.Expr]:
         case ast.Not(operand=o):
             return _failing_leaves(o, trace, not want)
     return [node]
+
+
+def _year_like(node: ast.Expr) -> bool:
+    """A year is written without a thousands separator (2020, not 2,020)."""
+    match node:
+        case ast.Special(name="as_of_year") | ast.FuncCall(name="year"):
+            return True
+        case ast.FieldRef(name=n):
+            return n.endswith("year")
+    return False
+
+
+def _constant(node: ast.Expr) -> bool:
+    """True for an expression of literals only (``-3``, ``2 * 5``): shown by its value alone."""
+    return all(isinstance(n, (ast.Literal, ast.Neg, ast.Arith)) for n in ast.walk(node))
 
 
 def _all_notes(trace: Trace) -> list[str]:

@@ -62,7 +62,8 @@ class Evidence(_Model):
 
     Attributes:
         kind: ``field`` (from the data), ``derived`` (computed by the standard's ``derive``),
-            ``parameter`` (from the standard), ``member`` (a child record that decided an aggregate).
+            ``parameter`` (from the standard), ``record`` (a child record that drove a derived
+            aggregate, e.g. a household still poor in a village).
         name: field / parameter name, or the child record's id.
         label: display label (zh / en).
         value: the value as text (decimals exact, percents as fractions, codes as codes), or ``None``.
@@ -87,12 +88,14 @@ class Evidence(_Model):
 class Gap(_Model):
     """The distance to pass for a failed numeric comparison.
 
-    ``amount`` is how far the value is from the bound (exact, as text); ``strict`` means the bound
+    ``amount`` is how far the value is from the bound (exact, as text; a percent as a fraction);
+    ``amount_text`` the same as a person writes it (``0.6%``, ``387.5``); ``strict`` means the bound
     itself does not pass (``>``/``<``), so the value must go beyond it.
     """
 
     field: str
     amount: str
+    amount_text: Localized
     target: str
     direction: str  # "increase" | "decrease"
     strict: bool

@@ -147,6 +147,13 @@ class _Compiler:
                     )
                 )
                 continue
+            if code in renamed:
+                self.problems.append(
+                    At(at.doc, (*at.path, "values", str(key))).diagnostic(
+                        "parameter-values", f"parameter {name!r}: {key!r} is {pdef.by} {code!r} again", key=True
+                    )
+                )
+                continue
             renamed[code] = [replace(pv, by_key=code) for pv in timeline]
         pdef.timelines = renamed
 

@@ -65,16 +65,20 @@ class FieldDef:
         """True for integer, number and percent fields."""
         return self.type in ("integer", "number", "percent")
 
+    @functools.cached_property
+    def _code_index(self) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for code, spec in (self.codes or {}).items():
+            for spelling in (code, spec.zh or "", spec.en or "", *spec.aliases):
+                if spelling:
+                    index.setdefault(normalize_header(spelling), code)
+        return index
+
     def code_for(self, raw: str) -> str | None:
         """The code that ``raw`` (a code, label or alias) stands for, or ``None``."""
         if not self.codes:
             return None
-        key = normalize_header(raw)
-        for code, spec in self.codes.items():
-            spellings = [code, spec.zh or "", spec.en or "", *spec.aliases]
-            if any(key == normalize_header(s) for s in spellings if s):
-                return code
-        return None
+        return self._code_index.get(normalize_header(raw))
 
     def code_label(self, code: str, lang: str) -> str:
         """The display label of ``code`` in ``lang``."""

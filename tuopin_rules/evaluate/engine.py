@@ -112,7 +112,12 @@ class Engine:
     ) -> Verdict:
         """Evaluate a built (and linked) record; ``issues`` are its data issues, carried in the verdict."""
         day = coerce_as_of(as_of)
-        start = self.standard.effective_from
+        start, until = self.standard.effective_from, self.standard.effective_until
+        if until is not None and day >= until:
+            raise EvaluationError(
+                f"standard {self.standard.id} is in force until {until.isoformat()} (exclusive);"
+                f" as_of {day.isoformat()} is after it"
+            )
         if start is not None and day < start:
             raise EvaluationError(
                 f"standard {self.standard.id} is in force from {start.isoformat()};"

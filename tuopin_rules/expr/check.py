@@ -84,6 +84,8 @@ class _Checker:
                 node,
                 hint=f"aggregate it, e.g. count({node.name}) or any({node.name}, ...)",
             )
+        if node.name in ("True", "TRUE", "False", "FALSE"):
+            return self.err("unknown-field", f"{node.name!r} is not a value", node, hint=f"write {node.name.lower()}")
         if node.name.lower() in ("yes", "no", "on", "off", "是", "否"):
             return self.err(
                 "unknown-field", f"{node.name!r} is not a value of the rule language", node, hint="write true or false"

@@ -13,22 +13,27 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from tuopin_rules.errors import DataFileError
+from tuopin_rules.intake.headers import FIRST_ROW, SCAN_ROWS, HeaderMatch, find_header
 
-__all__ = ["RawRow", "RawTable", "read_raw"]
+__all__ = ["DATA_SUFFIXES", "RawRow", "RawTable", "read_raw", "read_tables"]
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a long cell is data, not a crash
 
 CSV_SUFFIXES = (".csv",)
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+PARQUET_SUFFIXES = (".parquet",)
+DATA_SUFFIXES = CSV_SUFFIXES + JSON_SUFFIXES + EXCEL_SUFFIXES + PARQUET_SUFFIXES
 
 
 @dataclass
@@ -44,11 +49,25 @@ class RawRow:
 
 @dataclass
 class RawTable:
-    """A file's header, rows (lazily) and encoding."""
+    """A table's header, rows (lazily) and encoding; for a workbook, one sheet.
+
+    Attributes:
+        headers: the column names, in order.
+        rows: the data rows below the header.
+        encoding: the text encoding (CSV, JSON), or ``None`` for a binary format.
+        sheet: the sheet name of a workbook table, else ``None``.
+        letters: header -> column letter (``C``), for a workbook table.
+        header_row: the 1-based row (CSV: line) of the header, when the table has one.
+        skipped: why the table holds no data (an empty sheet), else ``None``.
+    """
 
     headers: list[str]
     rows: Iterator[RawRow]
-    encoding: str
+    encoding: str | None
+    sheet: str | None = None
+    letters: dict[str, str] = field(default_factory=dict)
+    header_row: int | None = None
+    skipped: str | None = None
 
 
 def _line_of(raw: bytes, offset: int) -> int:
@@ -83,42 +102,67 @@ def decode(path: Path) -> tuple[str, str]:
         ) from None
 
 
-def _csv(path: Path) -> RawTable:
+def _csv_records(reader: Any) -> Iterator[tuple[int, int, list[str] | None, str | None]]:
+    """``(first line, last line, cells, error)`` per CSV record; blank lines are left out."""
+    start = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield start, reader.line_num, None, f"the row cannot be read as CSV ({exc})"
+            start = reader.line_num + 1
+            continue
+        end = reader.line_num
+        line, start = start, end + 1
+        if any(cell.strip() for cell in row):
+            yield line, end, row, None
+
+
+def _csv(path: Path, match: HeaderMatch, header_row: int | None) -> RawTable:
     text, encoding = decode(path)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise DataFileError(f"{path}: the file is empty") from None
-    except csv.Error as exc:
-        raise DataFileError(f"{path}:1: the header row cannot be read ({exc})") from None
+    records = _csv_records(csv.reader(io.StringIO(text, newline="")))
+    top: list[tuple[int, int, list[str]]] = []
+    for line, end, row, error in records:
+        if row is None:
+            if not top:
+                raise DataFileError(f"{path}:{line}: the header row cannot be read ({error})")
+            break  # the rows read so far are enough to find the header in
+        top.append((line, end, row))
+        if len(top) >= SCAN_ROWS and (header_row is None or line >= header_row):
+            break
+    if not top:
+        raise DataFileError(f"{path}: the file is empty")
+    at = None
+    if header_row is not None:
+        at = next((i for i, (line, _, _) in enumerate(top) if line == header_row), None)
+        if at is None:
+            raise DataFileError(f"{path}:{header_row}: no header on this line (a blank line, or past the file)")
+    found = find_header([r for _, _, r in top], match, at)
+    header = found.names
     if not any(header):
-        raise DataFileError(f"{path}:1: the header row is empty")
+        raise DataFileError(f"{path}:{top[found.index][0]}: the header row is empty")
+    rest = top[found.index + found.depth :]
+    width = len(header)
 
     def rows() -> Iterator[RawRow]:
-        start = reader.line_num + 1
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                yield RawRow(start, {}, f"the row cannot be read as CSV ({exc})")
-                start = reader.line_num + 1
+        pending = [(line, end, row, None) for line, end, row in rest]
+        for line, end, row, error in itertools.chain(pending, records):
+            if row is None:
+                yield RawRow(line, {}, error)
                 continue
-            end = reader.line_num
-            line, start = start, end + 1
-            if not any(cell.strip() for cell in row):
-                continue  # a blank line is not a row
-            if len(row) != len(header):
+            if len(row) > width and not any(cell.strip() for cell in row[width:]):
+                row = row[:width]  # trailing empty cells (an export padded to a title row's width)
+            if len(row) != width:
                 span = f" (it runs from line {line} to {end}: an unclosed quote?)" if end - line > 1 else ""
-                problem = f"the row has {len(row)} cells but the header has {len(header)}{span}"
+                problem = f"the row has {len(row)} cells but the header has {width}{span}"
                 shown = ",".join(row)
                 yield RawRow(line, {}, problem, shown if len(shown) <= 200 else shown[:200] + "…")
                 continue
             yield RawRow(line, dict(zip(header, row, strict=True)))
 
-    return RawTable(header, rows(), encoding)
+    return RawTable(header, rows(), encoding, header_row=top[found.index][0])
 
 
 def _json_line(text: str) -> Any:
@@ -161,7 +205,24 @@ def _json(path: Path) -> RawTable:
 
 
 def read_raw(path: Path) -> RawTable:
-    """Open a CSV or JSON / JSON Lines file as raw rows.
+    """Open a file as one raw table, its first row the header (a workbook: its first sheet).
+
+    Raises:
+        DataFileError: missing file, unsupported type, undecodable or unparsable file.
+    """
+    return read_tables(path)[0]
+
+
+def read_tables(
+    path: Path, match: HeaderMatch = FIRST_ROW, *, header_row: int | None = None, sheet: str | None = None
+) -> list[RawTable]:
+    """Open a data file as raw tables: one for CSV, JSON and Parquet, one per sheet of a workbook.
+
+    Args:
+        path: the file.
+        match: how header names are matched to fields (to find the header row below title rows).
+        header_row: the 1-based row (CSV: line) of the header, instead of searching for it.
+        sheet: read only this sheet of a workbook (its name, or its 1-based position).
 
     Raises:
         DataFileError: missing file, unsupported type, undecodable or unparsable file.
@@ -170,7 +231,17 @@ def read_raw(path: Path) -> RawTable:
         raise DataFileError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
-        return _csv(path)
+        return [_csv(path, match, header_row)]
     if suffix in JSON_SUFFIXES:
-        return _json(path)
-    raise DataFileError(f"{path}: unsupported file type {path.suffix!r} (use .csv, .json or .jsonl)")
+        return [_json(path)]
+    if suffix in EXCEL_SUFFIXES:
+        from tuopin_rules.intake.excel import read_workbook
+
+        return read_workbook(path, match, header_row=header_row, sheet=sheet)
+    if suffix in PARQUET_SUFFIXES:
+        from tuopin_rules.intake.parquet import read_parquet
+
+        return [read_parquet(path)]
+    raise DataFileError(
+        f"{path}: unsupported file type {path.suffix!r} (use .csv, .xlsx, .xls, .json, .jsonl or .parquet)"
+    )

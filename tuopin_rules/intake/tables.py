@@ -1,28 +1,30 @@
 """Stage 5 — data files to typed, linked entity tables, with per-cell data issues and accounting.
 
-Formats here: CSV (UTF-8, UTF-8 with BOM; GB18030 when the bytes are not UTF-8) and JSON / JSON
-Lines. Which entity a file holds is read from its headers (the entity whose id column is present
-and whose fields match most headers), or given as ``kind=path`` (e.g. ``household=hh.csv``).
-Excel and the messier export shapes have their own stage later.
+Formats: CSV (UTF-8, UTF-8 with BOM; GB18030 when the bytes are not UTF-8), JSON / JSON Lines,
+XLSX / XLS (each sheet a table) and Parquet (:mod:`~tuopin_rules.intake.files`,
+:mod:`~tuopin_rules.intake.excel`, :mod:`~tuopin_rules.intake.parquet`). The header is found
+below title rows, also as a two-row merged header (:mod:`~tuopin_rules.intake.headers`). Which
+entity a table holds is read from its headers (the most specific entity whose id column is
+present), or given as ``kind=path`` (e.g. ``household=hh.csv``).
 
 Every row is accounted for: it becomes a record or a rejected row with a data issue, and
-``rows_read == records + rejected`` for every file.
+``rows_read == records + rejected`` for every file (for every sheet of a workbook).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tuopin_rules.entities.records import Record, link, record_from_mapping, resolve_header
 from tuopin_rules.entities.schema import ENTITY_KINDS, FieldDef, Schema
 from tuopin_rules.errors import DataFileError, DataIssue, did_you_mean
-from tuopin_rules.intake.files import read_raw
+from tuopin_rules.intake.files import DATA_SUFFIXES, RawTable, read_tables
+from tuopin_rules.intake.headers import HeaderMatch
+from tuopin_rules.intake.values import StoredNumber
 
 __all__ = ["Dataset", "FileAccount", "detect_entity", "read_dataset"]
-
-DATA_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson")
 
 
 @dataclass
@@ -37,6 +39,8 @@ class FileAccount:
     rejected: int = 0
     unknown_columns: list[str] = field(default_factory=list)
     suggestions: dict[str, str] = field(default_factory=dict)
+    sheet: str | None = None
+    header_row: int | None = None
 
     @property
     def balanced(self) -> bool:
@@ -91,26 +95,51 @@ def _issue(
     return DataIssue(code, message, file, row, column, raw, field, entity, entity_id)
 
 
-def read_file(
-    schema: Schema, path: Path, entity: str | None = None
+def header_match(schema: Schema) -> HeaderMatch:
+    """How header names are matched against ``schema``: a row's score is the number of distinct
+    fields of one entity it names (the best entity), used to find the header row."""
+    ents = list(schema.entities.values())
+
+    def score(names: Sequence[str]) -> int:
+        best = 0
+        for ent in ents:
+            found = {f.name for n in names if n and (f := resolve_header(ent, n)) is not None}
+            best = max(best, len(found))
+        return best
+
+    def resolves(name: str) -> bool:
+        return bool(name) and any(resolve_header(ent, name) is not None for ent in ents)
+
+    return HeaderMatch(score, resolves)
+
+
+def _relocate(issue: DataIssue, table: RawTable, path: Path) -> DataIssue:
+    """A workbook table's issue, located as ``file:sheet!C5``."""
+    letter = table.letters.get(issue.column) if issue.column is not None else None
+    cell = f"{letter}{issue.row}" if letter is not None and issue.row is not None else None
+    return replace(issue, file=str(path), sheet=table.sheet, cell=cell)
+
+
+def read_table(
+    schema: Schema, table: RawTable, path: Path, entity: str | None = None
 ) -> tuple[str, list[Record], list[DataIssue], FileAccount]:
-    """Read one CSV or JSON file into records of one entity kind.
+    """Read one raw table (a CSV or JSON file, a sheet) into records of one entity kind.
 
     Every row becomes a record or a rejected row with an issue (bad row shape, no identifier,
-    identifier repeated within the file).
+    identifier repeated within the table). A workbook table's issues are located as
+    ``file:sheet!C5`` and its account is named ``file:sheet``.
 
     Raises:
-        DataFileError: the file is missing, unreadable, or holds no recognisable entity (or,
-            with an explicit kind, lacks that kind's identifier column).
+        DataFileError: the table holds no recognisable entity (or, with an explicit kind, lacks
+            that kind's identifier column).
     """
-    table = read_raw(path)
-    kind = entity or detect_entity(schema, table.headers, str(path))
+    file = f"{path}:{table.sheet}" if table.sheet is not None else str(path)
+    kind = entity or detect_entity(schema, table.headers, file)
     ent = schema.entities[kind]
     resolved: dict[str, FieldDef | None] = {h: resolve_header(ent, h) for h in table.headers}
     id_label = ent.fields[ent.id_field].label.zh
     if not any(f is not None and f.name == ent.id_field for f in resolved.values()) and table.headers:
-        raise DataFileError(f"{path}: a {kind} file needs the identifier column {id_label} ({ent.id_field})")
-    file = str(path)
+        raise DataFileError(f"{file}: a {kind} table needs the identifier column {id_label} ({ent.id_field})")
     issues: list[DataIssue] = []
     by_field: dict[str, str] = {}
     for header, fdef in resolved.items():
@@ -137,7 +166,11 @@ def read_file(
         table.encoding,
         unknown_columns=unknown,
         suggestions={h: hint for h in unknown if (hint := did_you_mean(h, ent.spellings()))},
+        sheet=table.sheet,
+        header_row=table.header_row,
     )
+    text_columns = {h for h, f in resolved.items() if f is not None and f.type == "text"}
+    numeric_codes: dict[str, tuple[int, int, str]] = {}  # header -> (count, first row, first value)
     records: list[Record] = []
     seen: dict[str, int] = {}
     for raw in table.rows:
@@ -152,7 +185,16 @@ def read_file(
             else {**resolved, **{k: resolve_header(ent, k) for k in raw.cells if k not in resolved}}
         )
         rec, row_issues = record_from_mapping(schema, kind, raw.cells, file=file, row=raw.row, headers=headers)
+        if table.sheet is not None:
+            row_issues = [_relocate(i, table, path) for i in row_issues]
+            rec.issues = {k: _relocate(i, table, path) for k, i in rec.issues.items()}
         issues.extend(row_issues)
+        for header in text_columns:
+            value = raw.cells.get(header)
+            fdef = resolved[header]
+            if isinstance(value, StoredNumber) and fdef is not None and fdef.name not in rec.issues:
+                count, first, shown = numeric_codes.get(header, (0, raw.row, str(value)))
+                numeric_codes[header] = (count + 1, first, shown)
         if rec.id is None:
             account.rejected += 1
             issues.append(
@@ -183,8 +225,66 @@ def read_file(
             continue
         seen[rec.id] = raw.row
         records.append(rec)
+    for header, (count, first, shown) in numeric_codes.items():
+        fdef = resolved[header]
+        if fdef is None:  # pragma: no cover - only text fields are counted
+            continue
+        issues.append(
+            _issue(
+                "code-as-number",
+                f"{count} cell(s) of column {header!r} ({fdef.label.zh}, {fdef.name}) are stored as numbers,"
+                " not text: they are read as their digits, but leading zeros (0012) are lost if the codes had"
+                " any; store the column as text",
+                file,
+                first,
+                column=header,
+                raw=shown,
+                field=fdef.name,
+                entity=kind,
+            )
+        )
+    if table.sheet is not None:
+        issues = [_relocate(i, table, path) if i.file == file else i for i in issues]
     account.records = len(records)
     return kind, records, issues, account
+
+
+def read_file(
+    schema: Schema,
+    path: Path,
+    entity: str | None = None,
+    *,
+    header_row: int | None = None,
+    sheet: str | None = None,
+) -> tuple[list[tuple[str, list[Record], list[DataIssue], FileAccount]], list[DataIssue]]:
+    """Read one data file: its tables (one, or one per sheet of a workbook) and skipped sheets.
+
+    Returns ``(tables, skipped)``: per table ``(kind, records, issues, account)``; ``skipped`` holds
+    a ``skipped-sheet`` issue per sheet that is empty or holds no entity's identifier column.
+
+    Raises:
+        DataFileError: the file is missing or unreadable; a single-table file (or a sheet named
+            with ``sheet``) holds no recognisable entity; no sheet of a workbook holds data.
+    """
+    tables = read_tables(path, header_match(schema), header_row=header_row, sheet=sheet)
+    out = []
+    skipped: list[DataIssue] = []
+    for table in tables:
+        if table.sheet is None:
+            out.append(read_table(schema, table, path, entity))
+            continue
+        try:
+            if table.skipped is not None:
+                raise DataFileError(f"{path}:{table.sheet}: {table.skipped}")
+            out.append(read_table(schema, table, path, entity))
+        except DataFileError as exc:
+            if sheet is not None:
+                raise
+            skipped.append(replace(_issue("skipped-sheet", f"skipped: {exc}", str(path)), sheet=table.sheet))
+    if not out:
+        why = "; ".join(i.message.removeprefix("skipped: ") for i in skipped)
+        raise DataFileError(f"{path}: no sheet holds data of any entity ({why})")
+    return out, skipped
 
 
 def expand_paths(paths: Iterable[str]) -> list[tuple[str | None, Path, bool]]:
@@ -212,8 +312,15 @@ def expand_paths(paths: Iterable[str]) -> list[tuple[str | None, Path, bool]]:
     return out
 
 
-def read_dataset(schema: Schema, paths: Iterable[str]) -> Dataset:
+def read_dataset(
+    schema: Schema, paths: Iterable[str], *, header_row: int | None = None, sheet: str | None = None
+) -> Dataset:
     """Read data files (``KIND=PATH``, ``PATH`` or folders), check identifiers across files, and link.
+
+    ``header_row`` (1-based; CSV: the line) names the header row of every file instead of
+    searching for it below title rows; ``sheet`` (a name or 1-based position) reads only that
+    sheet of each workbook. A workbook sheet that holds no entity's data is skipped with a
+    ``skipped-sheet`` issue, and each sheet has its own accounting line (``file:sheet``).
 
     A file found in a folder that is not a data file of any entity is skipped with a
     ``skipped-file`` issue; a file named on the command line must be readable. Member rows whose
@@ -228,44 +335,52 @@ def read_dataset(schema: Schema, paths: Iterable[str]) -> Dataset:
     accounts: list[FileAccount] = []
     targets = expand_paths(paths)
     if not targets:
-        raise DataFileError("no data files given (CSV, JSON or JSON Lines; a folder means its data files)")
+        raise DataFileError(
+            "no data files given (CSV, Excel, JSON, JSON Lines or Parquet; a folder means its data files)"
+        )
     first_seen: dict[tuple[str, str], str] = {}
+    workbooks: dict[str, tuple[Path, RawTable]] = {}
     for entity, path, named in targets:
         try:
-            kind, records, file_issues, account = read_file(schema, path, entity)
+            read, skipped = read_file(schema, path, entity, header_row=header_row, sheet=sheet)
         except DataFileError as exc:
             if named:
                 raise
             issues.append(_issue("skipped-file", f"skipped: {exc}", str(path)))
             continue
-        kept = []
-        for rec in records:
-            key = (kind, str(rec.id))
-            if key in first_seen:
-                account.records -= 1
-                account.rejected += 1
-                row = (
-                    int(rec.source.rpartition(":")[2])
-                    if rec.source and rec.source.rpartition(":")[2].isdigit()
-                    else None
-                )
-                file_issues.append(
-                    _issue(
+        issues.extend(skipped)
+        for kind, records, file_issues, account in read:
+            if account.sheet is not None:
+                workbooks[account.file] = (path, RawTable([], iter(()), None, sheet=account.sheet))
+            kept = []
+            for rec in records:
+                key = (kind, str(rec.id))
+                if key in first_seen:
+                    account.records -= 1
+                    account.rejected += 1
+                    row = (
+                        int(rec.source.rpartition(":")[2])
+                        if rec.source and rec.source.rpartition(":")[2].isdigit()
+                        else None
+                    )
+                    dup = _issue(
                         "duplicate-id",
                         f"{kind} {rec.id} already appears in {first_seen[key]}",
-                        str(path),
+                        account.file,
                         row,
                         raw=rec.id,
                         entity=kind,
                         entity_id=rec.id,
                     )
-                )
-                continue
-            first_seen[key] = rec.source or str(path)
-            kept.append(rec)
-        tables.setdefault(kind, []).extend(kept)
-        issues.extend(file_issues)
-        accounts.append(account)
+                    if account.sheet is not None:
+                        dup = _relocate(dup, workbooks[account.file][1], path)
+                    file_issues.append(dup)
+                    continue
+                first_seen[key] = rec.source or account.file
+                kept.append(rec)
+            tables.setdefault(kind, []).extend(kept)
+            issues.extend(file_issues)
+            accounts.append(account)
     orphans = link(schema, tables)
     orphan_members = {i.entity_id for i in orphans if i.entity == "member" and i.code == "orphan-link"}
     if orphan_members:
@@ -275,5 +390,7 @@ def read_dataset(schema: Schema, paths: Iterable[str]) -> Dataset:
                 n = sum(1 for i in orphans if i.entity == "member" and i.code == "orphan-link" and i.file == acc.file)
                 acc.records -= n
                 acc.rejected += n
-    issues.extend(orphans)
+    issues.extend(
+        _relocate(i, workbooks[i.file][1], workbooks[i.file][0]) if i.file in workbooks else i for i in orphans
+    )
     return Dataset(tables, issues, accounts)

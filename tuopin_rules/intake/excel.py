@@ -1,0 +1,195 @@
+"""Reading workbooks: XLSX (openpyxl, read-only) and legacy XLS (xlrd), one raw table per sheet.
+
+Each worksheet is a table. Its header is found below any title and notes rows, and may be a
+two-row merged header (:mod:`tuopin_rules.intake.headers`). Cells keep what the workbook says
+about them: text stays text (a code ``0012`` stored as text is ``0012``), numbers arrive as
+:class:`~tuopin_rules.intake.values.StoredNumber` with their number format (a 0.02 cell shown as
+``2%``; a 12 shown as ``0012``), date-formatted cells as dates. Blank rows are not rows; the
+sheet's declared dimension is ignored (a sheet claiming a million rows is read for the rows it
+has), and rows are never padded past their last cell.
+
+Locations: every row keeps its sheet row number and every column its letter, so a bad cell is
+reported as ``file:sheet!C5``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from tuopin_rules.errors import DataFileError
+from tuopin_rules.intake.files import RawRow, RawTable
+from tuopin_rules.intake.headers import SCAN_ROWS, HeaderMatch, find_header
+from tuopin_rules.intake.values import StoredNumber
+
+__all__ = ["column_letter", "read_workbook"]
+
+#: a sheet row: its 1-based number and its cell values
+SheetRow = tuple[int, list[Any]]
+
+
+def column_letter(index: int) -> str:
+    """The letter of a 0-based column index.
+
+    >>> column_letter(0), column_letter(25), column_letter(26), column_letter(701)
+    ('A', 'Z', 'AA', 'ZZ')
+    """
+    letters = ""
+    n = index + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def sheet_table(
+    name: str, rows: Iterator[SheetRow], match: HeaderMatch, header_row: int | None, label: str
+) -> RawTable:
+    """One sheet's rows (non-blank, numbered) as a raw table: header found, data rows after it."""
+    top: list[SheetRow] = []
+    for number, cells in rows:
+        top.append((number, cells))
+        if len(top) >= SCAN_ROWS and (header_row is None or number >= header_row):
+            break
+    if not top:
+        return RawTable([], iter(()), None, sheet=name, skipped="the sheet is empty")
+    at = None
+    if header_row is not None:
+        at = next((i for i, (number, _) in enumerate(top) if number == header_row), None)
+        if at is None:
+            raise DataFileError(f"{label}:{name}!{header_row}:{header_row}: no header on this row (a blank row?)")
+    found = find_header([cells for _, cells in top], match, at)
+    names = [n or column_letter(i) for i, n in enumerate(found.names)]
+    letters: dict[str, str] = {}
+    for i, n in enumerate(names):
+        letters.setdefault(n, column_letter(i))
+    width = len(names)
+
+    def data() -> Iterator[RawRow]:
+        for number, cells in [*top[found.index + found.depth :], *rows]:
+            record = dict(zip(names, cells, strict=False))
+            for i in range(width, len(cells)):  # a cell right of the header: an unnamed column
+                if not _blank(cells[i]):
+                    letter = column_letter(i)
+                    record[letter] = cells[i]
+                    letters.setdefault(letter, letter)
+            yield RawRow(number, record)
+
+    return RawTable(names, data(), None, sheet=name, letters=letters, header_row=top[found.index][0])
+
+
+def _xlsx_value(cell: Any, epoch_1904: bool) -> Any:
+    value = cell.value
+    if value is None or isinstance(value, (str, bool, dt.date)):
+        return value
+    if isinstance(value, (int, float)):
+        return StoredNumber(value, cell.number_format or "General", epoch_1904)
+    return str(value)  # a time or duration: shown as text
+
+
+def _xlsx_rows(ws: Any, epoch_1904: bool) -> Iterator[SheetRow]:
+    ws.reset_dimensions()  # ignore the declared dimension: no padding to phantom rows or columns
+    for number, row in enumerate(ws.iter_rows(), start=1):
+        cells = [_xlsx_value(c, epoch_1904) for c in row]
+        if not all(_blank(c) for c in cells):
+            yield number, cells
+
+
+def _pick(names: Sequence[str], sheet: str | None, label: str) -> list[int]:
+    if sheet is None:
+        return list(range(len(names)))
+    if sheet in names:
+        return [names.index(sheet)]
+    if sheet.isdigit() and 1 <= int(sheet) <= len(names):
+        return [int(sheet) - 1]
+    raise DataFileError(f"{label}: no sheet {sheet!r} (sheets: {', '.join(names)})")
+
+
+def _read_xlsx(path: Path, match: HeaderMatch, header_row: int | None, sheet: str | None) -> list[RawTable]:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise DataFileError(f"{path}: not a readable Excel workbook ({exc})") from None
+    try:
+        sheets = wb.worksheets
+        epoch_1904 = wb.epoch.year == 1904
+        tables = []
+        for i in _pick([ws.title for ws in sheets], sheet, str(path)):
+            ws = sheets[i]
+            table = sheet_table(ws.title, _xlsx_rows(ws, epoch_1904), match, header_row, str(path))
+            # the workbook closes below: read the sheet's rows now
+            table.rows = iter(list(table.rows))
+            tables.append(table)
+        return tables
+    finally:
+        wb.close()
+
+
+def _xls_rows(book: Any, sh: Any) -> Iterator[SheetRow]:
+    import xlrd  # type: ignore[import-untyped,unused-ignore]
+
+    formats = {i: book.format_map[xf.format_key].format_str for i, xf in enumerate(book.xf_list)}
+    for r in range(sh.nrows):
+        cells: list[Any] = []
+        for c in sh.row(r):
+            if c.ctype == xlrd.XL_CELL_NUMBER:
+                cells.append(StoredNumber(c.value, formats.get(c.xf_index, "General"), book.datemode == 1))
+            elif c.ctype == xlrd.XL_CELL_DATE:
+                cells.append(xlrd.xldate_as_datetime(c.value, book.datemode))
+            elif c.ctype == xlrd.XL_CELL_BOOLEAN:
+                cells.append(bool(c.value))
+            elif c.ctype == xlrd.XL_CELL_ERROR:
+                cells.append(xlrd.error_text_from_code.get(c.value, "#ERROR"))
+            else:
+                cells.append(c.value if c.value != "" else None)
+        if not all(_blank(x) for x in cells):
+            yield r + 1, cells
+
+
+def _read_xls(path: Path, match: HeaderMatch, header_row: int | None, sheet: str | None) -> list[RawTable]:
+    try:
+        import xlrd  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        raise DataFileError(
+            f"{path}: reading .xls needs the xlrd package (pip install 'tuopin-rules[xls]'), or save it as .xlsx"
+        ) from None
+    try:
+        book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
+    except Exception as exc:  # xlrd raises many kinds on a damaged file
+        raise DataFileError(f"{path}: not a readable .xls workbook ({exc})") from None
+    try:
+        names = book.sheet_names()
+        tables = []
+        for i in _pick(names, sheet, str(path)):
+            sh = book.sheet_by_index(i)
+            table = sheet_table(names[i], _xls_rows(book, sh), match, header_row, str(path))
+            table.rows = iter(list(table.rows))
+            tables.append(table)
+        return tables
+    finally:
+        book.release_resources()
+
+
+def read_workbook(
+    path: Path, match: HeaderMatch, *, header_row: int | None = None, sheet: str | None = None
+) -> list[RawTable]:
+    """Every sheet of a workbook (or only ``sheet``: a name or 1-based position) as a raw table.
+
+    An empty sheet is a table with ``skipped`` set, so the caller can report it.
+
+    Raises:
+        DataFileError: the file is not a readable workbook, names no such sheet, or (with
+            ``header_row``) has a blank row there.
+    """
+    if path.suffix.lower() == ".xls":
+        return _read_xls(path, match, header_row, sheet)
+    return _read_xlsx(path, match, header_row, sheet)
