@@ -161,3 +161,23 @@ def test_verdict_json_is_deterministic(engine: Engine, demo: Dataset) -> None:
     first = [v.to_json() for v in engine.evaluate_all(demo.tables, 2020)]
     second = [v.to_json() for v in engine.evaluate_all(demo.tables, 2020)]
     assert first == second
+
+
+def test_unverified_poverty_line_is_never_used_silently(engine: Engine) -> None:
+    v = engine.evaluate("household", {"户编号": "1", "脱贫状态": "已脱贫", "人均纯收入": "2900"}, as_of=2018)
+    income = v.results[0]
+    assert income.reason.zh == "人均纯收入 2,900 元，未超过 2018 年扶贫标准 2,995 元（扶贫标准为未核实的数值）"
+    line = next(e for e in income.evidence if e.name == "poverty_line")
+    assert line.note is not None and "未核实" in line.note.zh
+    v = engine.evaluate("household", {"户编号": "1", "脱贫状态": "已脱贫", "人均纯收入": "2900"}, as_of=2019)
+    assert "未核实" not in v.results[0].reason.zh
+
+
+def test_every_bundled_rule_cites_a_complete_source() -> None:
+    from tuopin_rules import installed_standards, load_standard
+
+    for sid in installed_standards():
+        standard = load_standard(sid)
+        for rule in standard.rules:
+            assert rule.source is not None, (sid, rule.id)
+            assert rule.source.title and rule.source.issuer and rule.source.date, (sid, rule.id)

@@ -24,6 +24,7 @@ __all__ = ["Explainer"]
 
 LANGS = ("zh", "en")
 MAX_CHILDREN = 5
+_UNVERIFIED = Localized(zh="未核实的数值（出处标注为 U）", en="an unverified value (marked U in the standard)")
 MAX_LINKED = 20
 
 
@@ -61,7 +62,9 @@ class Explainer:
                 base = p.label.get(lang) if p.label else n
                 pv = trace.params.get(n)
                 if pv is not None and pv.effective_from is not None and len(p.timelines.get(pv.by_key, [])) > 1:
-                    return phrase("param_year", lang, year=pv.effective_from.year, label=base)
+                    base = phrase("param_year", lang, year=pv.effective_from.year, label=base)
+                if pv is not None and pv.confidence == "U":
+                    base += phrase("unverified", lang)
                 return base
             case ast.Special(name="as_of_year"):
                 return "评估年度" if lang == "zh" else "the assessment year"
@@ -321,6 +324,10 @@ class Explainer:
         for lang in LANGS:
             if template is not None and (lang == "zh" or template.en):
                 texts[lang] = self.fill(rule, template.get(lang), trace, lang, as_of, gap)
+                unverified = [n for n, pv in trace.params.items() if pv.confidence == "U"]
+                if unverified:
+                    names = "、".join(_param_name(self.standard, n, lang) for n in unverified)
+                    texts[lang] += phrase("unverified_note", lang, names=names)
             else:
                 texts[lang] = self.generate(rule, outcome, trace, missing, lang)
         return Localized(zh=texts["zh"], en=texts["en"])
@@ -449,6 +456,7 @@ class Explainer:
                         ),
                         value=_exact(pv.value),
                         display=self.display(node, pv.value),
+                        note=_UNVERIFIED if pv.confidence == "U" else None,
                         unit=_loc(p.unit),
                         effective_from=pv.effective_from,
                         source=p.source,
@@ -576,6 +584,11 @@ def _failing_leaves(node: ast.Expr, trace: Trace, want: bool) -> list[ast.Expr]:
         case ast.Not(operand=o):
             return _failing_leaves(o, trace, not want)
     return [node]
+
+
+def _param_name(standard: Standard, name: str, lang: str) -> str:
+    label = standard.params[name].label
+    return label.get(lang) if label is not None else name
 
 
 def _year_like(node: ast.Expr) -> bool:

@@ -81,6 +81,8 @@ PHRASES: dict[str, tuple[str, str]] = {
     ),
     "unknown_division": ("除数为零，无法计算", "division by zero; cannot compute"),
     "gap_decrease": ("{label}须{word} {target}，超出 {amount}", "{label} must be {word_en} {target}; over by {amount}"),
+    "unverified": ("（未核实）", " (unverified)"),
+    "unverified_note": ("（{names}为未核实的数值）", " ({names}: an unverified value)"),
     "param_year": ("{year} 年{label}", "the {year} {label}"),
     "derived_from": ("由标准计算：{text}", "derived by the standard: {text}"),
     "bad_cell": ("{column} 的值 {raw!r} 无法读取（{where}）", "the value {raw!r} of {column} cannot be read ({where})"),

@@ -37,6 +37,7 @@ class Summary:
     rule_unknown: Counter[str] = field(default_factory=Counter)
     titles: dict[str, str] = field(default_factory=dict)
     advisory: set[str] = field(default_factory=set)
+    unverified: set[str] = field(default_factory=set)
 
     def add(self, verdict: Verdict, lang: str) -> None:
         """Count one verdict."""
@@ -45,6 +46,9 @@ class Summary:
             self.titles[r.rule_id] = r.title.get(lang)
             if r.severity != "veto":
                 self.advisory.add(r.rule_id)
+            for ev in r.evidence:
+                if ev.kind == "parameter" and ev.note is not None:
+                    self.unverified.add(f"{ev.name}" + (f"@{ev.effective_from}" if ev.effective_from else ""))
             if r.outcome is Outcome.FAIL:
                 self.rule_fails[r.rule_id] += 1
             elif r.outcome is Outcome.UNKNOWN:
@@ -84,6 +88,15 @@ def render_summary(
         for rule_id, n in summary.rule_unknown.most_common(top):
             mark = _t(lang, "  [参考项]", "  [advisory]") if rule_id in summary.advisory else ""
             lines.append(f"  {n:>5}  {rule_id}  {summary.titles.get(rule_id, '')}{mark}")
+    if summary.unverified:
+        used = ", ".join(sorted(summary.unverified))
+        lines.append(
+            _t(
+                lang,
+                f"注意：结论用到了标准中标为未核实（U）的参数值：{used}",
+                f"note: verdicts used parameter values the standard marks unverified (U): {used}",
+            )
+        )
     if issues:
         lines.append(_t(lang, f"数据问题 {len(issues)} 个：", f"{len(issues)} data issues:"))
         lines.extend("  " + i.render() for i in issues[:max_issues])

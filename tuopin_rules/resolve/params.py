@@ -8,6 +8,7 @@ YAML shapes accepted under ``values:``::
     by: region
     values: {default: 2%, western: 3%}                  # keyed by a code of the record field
     values: {default: {2016: 2%}, western: {2016: 3%}}  # by field, then by date
+    values: {2018: {value: 2995, confidence: U}}        # a value marked unverified (V / P / U)
 
 A value in force runs until the next key. Asking for a date before the first key is an
 :class:`~tuopin_rules.errors.EvaluationError` naming the parameter and the first date, not a crash.
@@ -42,12 +43,15 @@ class ParamValue:
         percent: the value was written as a percent.
         effective_from: the date it is in force from (``None``: always).
         by_key: the code of the ``by`` field it applies to, or ``"default"``/``None``.
+        confidence: ``V`` / ``P`` / ``U`` (verified, partly verified, unverified) when the standard
+            says so; a verdict that uses a ``U`` value says the value is unverified.
     """
 
     value: Decimal | bool | str
     percent: bool
     effective_from: dt.date | None
     by_key: str | None
+    confidence: str | None = None
 
 
 @dataclass
@@ -122,14 +126,32 @@ def _type_of(value: Decimal | bool | str) -> str:
     return "text"
 
 
-def _timeline(raw: Any, by_key: str | None, problems: list[Problem], path: tuple[Any, ...]) -> list[ParamValue]:
+def _annotated(raw: Any, path: tuple[Any, ...], problems: list[Problem]) -> tuple[Any, str | None] | None:
+    """``{value: 2995, confidence: U}`` -> (2995, "U"); a plain value -> (value, None)."""
     if not isinstance(raw, dict):
+        return raw, None
+    extra = set(raw) - {"value", "confidence", "note"}
+    if "value" not in raw or extra:
+        problems.append((path, "an annotated value has the keys value, confidence (V, P or U) and note", False))
+        return None
+    confidence = raw.get("confidence")
+    if confidence is not None and confidence not in ("V", "P", "U"):
+        problems.append(((*path, "confidence"), f"confidence must be V, P or U, not {confidence!r}", False))
+        return None
+    return raw["value"], confidence
+
+
+def _timeline(raw: Any, by_key: str | None, problems: list[Problem], path: tuple[Any, ...]) -> list[ParamValue]:
+    if not isinstance(raw, dict) or "value" in raw:
+        annotated = _annotated(raw, path, problems)
+        if annotated is None:
+            return []
         try:
-            value, pct = parse_value(raw)
+            value, pct = parse_value(annotated[0])
         except ValueError as exc:
             problems.append((path, str(exc), False))
             return []
-        return [ParamValue(value, pct, None, by_key)]
+        return [ParamValue(value, pct, None, by_key, annotated[1])]
     out: list[ParamValue] = []
     for key, item in raw.items():
         try:
@@ -137,15 +159,15 @@ def _timeline(raw: Any, by_key: str | None, problems: list[Problem], path: tuple
         except ValueError as exc:
             problems.append(((*path, key), f"a time key must be a year, date or 'default': {exc}", True))
             continue
-        if isinstance(item, dict):
-            problems.append(((*path, key), "a dated value must be a single value, not a mapping", False))
+        annotated = _annotated(item, (*path, key), problems)
+        if annotated is None:
             continue
         try:
-            value, pct = parse_value(item)
+            value, pct = parse_value(annotated[0])
         except ValueError as exc:
             problems.append(((*path, key), str(exc), False))
             continue
-        out.append(ParamValue(value, pct, start, by_key))
+        out.append(ParamValue(value, pct, start, by_key, annotated[1]))
     out.sort(key=lambda pv: pv.effective_from or _BEGINNING)
     return out
 
