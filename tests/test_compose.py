@@ -128,3 +128,21 @@ def test_content_hash_covers_the_base(tmp_path: Path) -> None:
     b = load_standard_file(_write(tmp_path, VARIANT.replace('version: "1"', 'version: "2"')))
     assert a.content_hash != b.content_hash
     assert a.content_hash.startswith("sha256:")
+
+
+def test_changes_of_a_middle_standard_are_not_the_childs(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "standard: b\ntitle: {zh: B}\nversion: '1'\nextends: cn-national\n"
+        "override:\n  parameters: {poverty_line: {values: {2020: 4100}}}\n"
+        "  rules: {household.income: {require: per_capita_net_income >= poverty_line}}\n",
+        "b.yaml",
+    )
+    child = load_standard_file(
+        _write(tmp_path, "standard: c\ntitle: {zh: C}\nversion: '1'\nextends: b.yaml\n", "c.yaml")
+    )
+    assert child.changes == []
+    assert child.params["poverty_line"].lookup(dt.date(2020, 6, 1)).value == 4100  # b's change still applies
+    from tuopin_rules.lint import check_variant
+
+    assert check_variant(child) == []

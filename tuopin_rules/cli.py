@@ -154,7 +154,7 @@ def check(
     dataset = _dataset(standard, data, header_row, sheet)
     engine = Engine(standard)
     kinds = entities or tuple(
-        k for k in ("household", "village", "county", "member") if any(r.entity == k for r in standard.rules)
+        k for k in ("household", "village", "county", "member", "sample") if any(r.entity == k for r in standard.rules)
     )
     summary = Summary()
     to_stdout = out == "-"
@@ -251,7 +251,7 @@ def explain(
     day = _as_of(as_of)
     standard = _load(standard_name)
     dataset = _dataset(standard, data, header_row, sheet)
-    kinds = [entity] if entity else ["household", "village", "county", "member"]
+    kinds = [entity] if entity else ["household", "village", "county", "member", "sample"]
     ident = unicodedata.normalize("NFKC", ident).strip()  # ids in the data are read the same way
     record = next((r for k in kinds if (r := dataset.find(k, ident)) is not None), None)
     if record is None:

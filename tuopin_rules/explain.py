@@ -141,8 +141,10 @@ class Explainer:
                 return ("非" if zh else "not ") + h(o)
             case ast.Between(operand=a, low=lo, high=hi):
                 return f"{h(a)} 在 {h(lo)} 至 {h(hi)} 之间" if zh else f"{h(a)} between {h(lo)} and {h(hi)}"
-            case ast.Compare(op=op, left=a, right=b):
+            case ast.Compare(op=op, left=a, right=b) | ast.Arith(op=op, left=a, right=b):
                 return f"{h(a)} {op} {h(b)}"
+            case ast.Neg(operand=o):
+                return "-" + h(o)
             case ast.In(operand=a, items=items, negated=neg):
                 word = ("不属于" if neg else "属于") if zh else ("not in" if neg else "in")
                 return f"{h(a)} {word} [{', '.join(h(i) for i in items.items)}]"
@@ -289,7 +291,10 @@ class Explainer:
             case ast.FieldRef(name=n):
                 if n in trace.derived:
                     tree = self.standard.derived[(node.entity, n)]
-                    inner = self.missing(tree, trace.derived[n][1], prefix)
+                    derived_trace = trace.derived[n][1]
+                    inner = self.missing(tree, derived_trace, prefix)
+                    if not inner and _all_notes(derived_trace):  # computed, but e.g. divided by zero
+                        return []
                     return inner or [prefix + n]
                 return [prefix + n]
             case ast.ParamRef(name=n):
@@ -475,7 +480,12 @@ class Explainer:
             tree = self.standard.derived[(sub.record.entity, name)]
             for node in self.top(tree):
                 if isinstance(node, ast.Aggregate) and node.filter is not None:
-                    found += [p.record for p in sub.children.get(id(node)) or [] if p.included is True]
+                    found += [
+                        p.record
+                        for p in sub.children.get(id(node)) or []
+                        if p.included is True
+                        and (node.arg is None or node.func not in ("count", "any") or p.value is True)
+                    ]
             found += self.linked_records(sub, seen)
         return found[:MAX_LINKED]
 
@@ -515,10 +525,11 @@ class Explainer:
             kind = "derived"
             tree = self.standard.derived[(node.entity, node.name)]
             sub = trace.derived[node.name][1]
-            parts = [f"{self.text(n)} = {fmt_plain(sub.value(n), 'en')}" for n in _operands(tree)]
-            detail = "; ".join(parts)
-            zh = self.text(tree) + (f"（{detail}）" if parts else "")
-            en = self.text(tree) + (f" ({detail})" if parts else "")
+            ops = _operands(tree)
+            zh_detail = "; ".join(f"{self.text(n)} = {fmt_plain(sub.value(n), 'zh')}" for n in ops)
+            en_detail = "; ".join(f"{self.text(n)} = {fmt_plain(sub.value(n), 'en')}" for n in ops)
+            zh = self.text(tree) + (f"（{zh_detail}）" if ops else "")
+            en = self.text(tree) + (f" ({en_detail})" if ops else "")
             note = Localized(zh=phrase("derived_from", "zh", text=zh), en=phrase("derived_from", "en", text=en))
         shown = None if value is None else _exact(value)
         return Evidence(
@@ -597,7 +608,7 @@ def _year_like(node: ast.Expr) -> bool:
         case ast.Special(name="as_of_year") | ast.FuncCall(name="year"):
             return True
         case ast.FieldRef(name=n):
-            return n.endswith("year")
+            return n == "year" or n.endswith("_year")
     return False
 
 

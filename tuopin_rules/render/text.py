@@ -17,8 +17,14 @@ _OUTCOME = {
     "en": {Outcome.PASS: "PASS", Outcome.FAIL: "FAIL", Outcome.UNKNOWN: "UNKNOWN", Outcome.NOT_APPLICABLE: "N/A"},
 }
 _ENTITY = {
-    "zh": {"member": "成员", "household": "户", "village": "村", "county": "县"},
-    "en": {"member": "members", "household": "households", "village": "villages", "county": "counties"},
+    "zh": {"member": "成员", "household": "户", "village": "村", "county": "县", "sample": "抽样人口"},
+    "en": {
+        "member": "members",
+        "household": "households",
+        "village": "villages",
+        "county": "counties",
+        "sample": "sampled people",
+    },
 }
 _MARK = {Outcome.PASS: "✓", Outcome.FAIL: "✗", Outcome.UNKNOWN: "?", Outcome.NOT_APPLICABLE: "-"}
 ORDER = (Outcome.PASS, Outcome.FAIL, Outcome.UNKNOWN, Outcome.NOT_APPLICABLE)

@@ -219,7 +219,8 @@ def _apply(m: Merged, layer: Layer, *, is_base: bool) -> None:
                 values.update(po.values)
             after = before.model_copy(update={**updates, "values": values})
             m.parameters[name] = (after, at)
-            m.changes.append(Change("replace", "parameter", name, before, after, at))
+            if record:
+                m.changes.append(Change("replace", "parameter", name, before, after, at))
         ids = {r.spec.id: r for r in m.rules}
         for rule_id, ro in override.rules.items():
             at = At(doc, ("override", "rules", rule_id))
@@ -239,7 +240,8 @@ def _apply(m: Merged, layer: Layer, *, is_base: bool) -> None:
             target.spec = before_spec.model_copy(update=changed)
             for k in changed:
                 target.parts[k] = At(doc, ("override", "rules", rule_id, k))
-            m.changes.append(Change("modify", "rule", rule_id, before_spec, target.spec, at))
+            if record:
+                m.changes.append(Change("modify", "rule", rule_id, before_spec, target.spec, at))
     for rule_id, reason in spec.disable.items():
         at = At(doc, ("disable", rule_id))
         found = next((r for r in m.rules if r.spec.id == rule_id), None)
@@ -255,7 +257,8 @@ def _apply(m: Merged, layer: Layer, *, is_base: bool) -> None:
             continue
         m.rules.remove(found)
         m.disabled[rule_id] = (reason, at)
-        m.changes.append(Change("disable", "rule", rule_id, found.spec, None, at, reason))
+        if record:
+            m.changes.append(Change("disable", "rule", rule_id, found.spec, None, at, reason))
     existing = {r.spec.id: r for r in m.rules}
     for index, rs in layer.rules:
         at = At(doc, ("rules", index))
