@@ -71,3 +71,26 @@ def test_standards_lists_versions_and_effective_range() -> None:
     rows = {r["id"]: r for r in json.loads(out)}
     assert rows["cn-national"]["effective"] == "2016-04-01 – …"
     assert rows["cn-national"]["origin"] == "bundled"
+
+
+def test_henan_diff_states_what_henan_changes() -> None:
+    code, out = run("show", "henan", "--diff")
+    assert code == 0
+    assert "相对 cn-national:" in out
+    assert "修改 规则 village.road（有一条通村公路实现硬化）: 参考项 → 否决项" in out
+    assert "替换 参数 贫困发生率上限: 3% → 2%（西部）" in out
+    assert "新增 规则 village.power（基本满足生产生活用电），否决项：power_supply" in out
+    assert "修改 字段 county.region: 改为由标准计算（derive）" in out
+
+
+def test_bundled_variants_lint_without_warnings() -> None:
+    code, out = run("lint", str(Path(__file__).resolve().parent.parent / "rulesets"))
+    assert code == 0 and "warning" not in out
+
+
+def test_county_announcements_never_fail_under_either_county_standard() -> None:
+    announcements = str(Path(__file__).resolve().parent.parent / "examples" / "county-announcements")
+    for standard in ("cn-national", "cn-county-evaluation"):
+        code, out = run("check", "-s", standard, "--as-of", "2020", announcements, "--format", "json")
+        assert code == 0
+        assert not [k for k in json.loads(out)["outcomes"] if k.endswith(".FAIL")], standard

@@ -96,9 +96,11 @@ def _rule_change(c: Change, lang: str) -> list[str]:
     parts = []
     if before.severity != after.severity:
         parts.append(f"{_w(lang, _SEVERITY[before.severity])} → {_w(lang, _SEVERITY[after.severity])}")
+    none = "（无）" if lang == "zh" else "(none)"
     for name, label in (("require", ("条件", "condition")), ("applies_when", ("适用条件", "applies when"))):
-        if getattr(before, name) != getattr(after, name):
-            parts.append(f"{_w(lang, label)}: {getattr(before, name)} → {getattr(after, name)}")
+        old, new = getattr(before, name), getattr(after, name)
+        if old != new:
+            parts.append(f"{_w(lang, label)}: {none if old is None else old} → {none if new is None else new}")
     if before.source != after.source:
         parts.append(f"{'出处' if lang == 'zh' else 'source'}: {before.source} → {after.source}")
     other = [
@@ -136,6 +138,8 @@ def change_lines(standard: Standard, lang: str = "zh") -> list[str]:
         elif c.kind == "parameter":
             values = ", ".join(f"{_key(str(k), None, standard, lang)} {_value(v)}" for k, v in (c.after or {}).items())
             out.append(f"{action} {kind} {_param_label(c.name, standard, lang)}: {values}")
+        elif c.kind == "field" and c.action == "modify":
+            out.append(f"{action} {kind} {c.name}: " + ("改为由标准计算（derive）" if lang == "zh" else "now derived"))
         else:
             out.append(f"{action} {kind} {c.name}" + (f": {c.after}" if c.after else ""))
     return out

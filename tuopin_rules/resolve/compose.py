@@ -161,6 +161,13 @@ def load_chain(doc: SourceDoc, problems: list[Diagnostic], find: Any) -> list[La
     return chain
 
 
+def _in_base_schema(entity: str, name: str) -> bool:
+    from tuopin_rules.entities.schema import base_schema
+
+    ent = base_schema().entities.get(entity)
+    return ent is not None and name in ent.fields
+
+
 def merge(chain: list[Layer]) -> Merged:
     """Merge a chain (base first) into the effective standard content."""
     top = chain[-1]
@@ -195,7 +202,9 @@ def _apply(m: Merged, layer: Layer, *, is_base: bool) -> None:
         for fname, fspec in fields.items():
             at = At(doc, ("fields", entity, fname))
             if record:
-                m.changes.append(Change("add", "field", f"{entity}.{fname}", None, fspec.type or "derive", at))
+                known = any(e == entity and n == fname for e, n, _, _ in m.fields) or _in_base_schema(entity, fname)
+                action, what = ("modify", "derive") if known else ("add", fspec.type or "derive")
+                m.changes.append(Change(action, "field", f"{entity}.{fname}", None, what, at))
             m.fields.append((entity, fname, fspec, at))
     override = spec.override
     if override is not None:
