@@ -381,3 +381,25 @@ def test_long_fractions_are_rounded_for_display_only(national) -> None:  # type:
     assert r.reason.zh == "贫困发生率 0.89%，低于 贫困发生率上限 2%"
     incidence = next(e for e in r.evidence if e.name == "poverty_incidence")
     assert incidence.value is not None and incidence.value.startswith("0.0089430894308943")
+
+
+def test_parameter_by_a_yes_no_field() -> None:
+    standard = inline_standard(
+        """
+        fields:
+          household:
+            short: {type: bool}
+            litres: {type: number}
+        parameters:
+          minimum: {by: short, values: {default: 35, 是: 20}, source: doc}
+        rules:
+          - {id: r, entity: household, title: {zh: 水量}, require: litres >= minimum, source: doc}
+        """
+    )
+    engine = Engine(standard)
+    assert engine.evaluate("household", {"household_id": "1", "short": "是", "litres": "25"}, 2020).results[
+        0
+    ].outcome is (Outcome.PASS)
+    assert engine.evaluate("household", {"household_id": "1", "short": "否", "litres": "25"}, 2020).results[
+        0
+    ].outcome is (Outcome.FAIL)

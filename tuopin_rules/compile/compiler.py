@@ -17,8 +17,9 @@ from tuopin_rules.compile.model import Rule, Standard
 from tuopin_rules.entities.schema import ENTITY_KINDS, base_schema
 from tuopin_rules.errors import Diagnostic, did_you_mean
 from tuopin_rules.expr import ast
+from tuopin_rules.intake.values import CellError, convert
 from tuopin_rules.resolve.compose import At, Merged, MergedRule
-from tuopin_rules.resolve.params import ParamDef, build_param
+from tuopin_rules.resolve.params import ParamDef, build_param, by_key
 
 __all__ = ["compile_merged"]
 
@@ -132,6 +133,7 @@ class _Compiler:
             return
         coded = next((f for f in fields if f.codes), None)
         if coded is None:
+            self.normalise_plain_keys(name, pdef, at, fields[0])
             return
         codes = ["default", *(coded.codes or {})]
         renamed: dict[str | None, list[Any]] = {}
@@ -155,6 +157,28 @@ class _Compiler:
                 )
                 continue
             renamed[code] = [replace(pv, by_key=code) for pv in timeline]
+        pdef.timelines = renamed
+
+    def normalise_plain_keys(self, name: str, pdef: ParamDef, at: At, fdef: Any) -> None:
+        """Keys of a parameter ``by`` a yes/no, number or text field, in the form records select."""
+        renamed: dict[str | None, list[Any]] = {}
+        for key, timeline in pdef.timelines.items():
+            new: str | None = key
+            if key != "default" and fdef.type != "text":
+                try:
+                    new = by_key(convert(fdef, key))
+                except CellError:
+                    new = None
+            if new is None:
+                self.problems.append(
+                    At(at.doc, (*at.path, "values", str(key))).diagnostic(
+                        "parameter-values",
+                        f"parameter {name!r}: {key!r} is not a {fdef.type} value of {pdef.by}",
+                        key=True,
+                    )
+                )
+                continue
+            renamed[new] = [replace(pv, by_key=new) for pv in timeline]
         pdef.timelines = renamed
 
     def check_param_start(self, name: str, pdef: ParamDef, at: At) -> None:

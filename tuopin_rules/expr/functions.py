@@ -9,12 +9,13 @@ unknown. No function can reach files, the network or the clock: "today" is alway
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-__all__ = ["FUNCTIONS", "Function", "age_at", "birth_date_from_id"]
+__all__ = ["FUNCTIONS", "Function", "age_at", "birth_date_from_id", "id_check_digit", "id_number_valid"]
 
 Value = Any  # Decimal | bool | str | date | None
 Impl = Callable[[list[Value], dt.date], Value]
@@ -64,6 +65,49 @@ def birth_date_from_id(id_number: str) -> dt.date | None:
     except ValueError:
         return None
     return None
+
+
+#: GB 11643-1999 check digit: weights of the 17 body digits (2**(17-i) mod 11) and the check
+#: character for each remainder of the weighted sum mod 11 (ISO 7064 MOD 11-2)
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_ID_18 = re.compile(r"[0-9]{17}[0-9Xx]")
+_ID_15 = re.compile(r"[0-9]{15}")
+
+
+def id_check_digit(body: str) -> str:
+    """The check character (``0``-``9`` or ``X``) of the 17 body digits of a citizen ID number.
+
+    >>> id_check_digit("11010519491231002")
+    'X'
+    >>> id_check_digit("44052418800101001")
+    '4'
+    """
+    if not re.fullmatch(r"[0-9]{17}", body):
+        raise ValueError(f"expected 17 ASCII digits, not {body!r}")
+    return _ID_CHECK[sum(int(c) * w for c, w in zip(body, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def id_number_valid(id_number: str) -> bool:
+    """True if ``id_number`` is a well-formed citizen ID number (GB 11643-1999).
+
+    18 characters: 17 ASCII digits whose characters 7-14 are a real date (YYYYMMDD), then the
+    MOD 11-2 check character (``X`` may be written ``x``). 15 characters (the pre-1999 form):
+    15 ASCII digits whose characters 7-12 are a real date in the 1900s (YYMMDD); it has no check
+    digit. Surrounding spaces are ignored; anything else (other lengths, full-width digits, inner
+    spaces) is not valid. The address code and the birth date's plausibility are not checked.
+
+    >>> id_number_valid("11010519491231002X"), id_number_valid("110105194912310021")
+    (True, False)
+    >>> id_number_valid("110105491231002"), id_number_valid("110105491331002")
+    (True, False)
+    """
+    text = id_number.strip()
+    if _ID_18.fullmatch(text):
+        return birth_date_from_id(text) is not None and id_check_digit(text[:17]) == text[17].upper()
+    if _ID_15.fullmatch(text):
+        return birth_date_from_id(text) is not None
+    return False
 
 
 def age_at(born: dt.date, as_of: dt.date) -> int:
@@ -118,6 +162,11 @@ def _length(args: list[Value], as_of: dt.date) -> Value:
     return None if x is None else Decimal(len(str(x)))
 
 
+def _id_number_valid(args: list[Value], as_of: dt.date) -> Value:
+    (x,) = args
+    return None if x is None else id_number_valid(str(x))
+
+
 FUNCTIONS: dict[str, Function] = {
     f.name: f
     for f in (
@@ -141,6 +190,14 @@ FUNCTIONS: dict[str, Function] = {
         Function("round", (("number",), ("number",)), "number", _round, "round half up to N decimal places"),
         Function("year", (("date",),), "number", _year, "the year of a date"),
         Function("length", (("text",),), "number", _length, "number of characters of a text"),
+        Function(
+            "id_number_valid",
+            (("text",),),
+            "bool",
+            _id_number_valid,
+            "true if a text is a well-formed citizen ID number (GB 11643-1999: 18 characters with a valid"
+            " birth date and MOD 11-2 check digit, or the old 15-digit form with a valid birth date)",
+        ),
     )
 }
 

@@ -47,6 +47,7 @@ FUNCTION_NAMES: dict[str, tuple[str, str]] = {
     "round": ("四舍五入", "round"),
     "year": ("年份", "year"),
     "length": ("长度", "length"),
+    "id_number_valid": ("证件号码有效", "id_number_valid"),
 }
 
 PHRASES: dict[str, tuple[str, str]] = {

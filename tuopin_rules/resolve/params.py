@@ -25,7 +25,7 @@ from typing import Any
 from tuopin_rules.errors import EvaluationError
 from tuopin_rules.spec import ParameterSpec, Text, parse_date_like
 
-__all__ = ["ParamDef", "ParamValue", "build_param", "parse_value"]
+__all__ = ["ParamDef", "ParamValue", "build_param", "by_key", "parse_value"]
 
 _PERCENT = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*%\s*$")
 _BEGINNING = dt.date.min
@@ -67,7 +67,7 @@ class ParamDef:
     notes: Text | None
     timelines: dict[str | None, list[ParamValue]] = field(default_factory=dict)
 
-    def lookup(self, as_of: dt.date, by_value: str | None = None) -> ParamValue:
+    def lookup(self, as_of: dt.date, by_value: Any = None) -> ParamValue:
         """The value in force on ``as_of`` (for the record whose ``by`` field is ``by_value``).
 
         Raises:
@@ -75,7 +75,8 @@ class ParamDef:
         """
         key: str | None = None
         if self.by is not None:
-            key = by_value if by_value in self.timelines else "default"
+            wanted = by_key(by_value)
+            key = wanted if wanted in self.timelines else "default"
             if key not in self.timelines:
                 raise EvaluationError(f"parameter {self.name!r} has no value for {self.by}={by_value!r} and no default")
         timeline = self.timelines[key]
@@ -96,6 +97,22 @@ class ParamDef:
         firsts = [tl[0].effective_from for tl in self.timelines.values() if tl]
         dated = [d for d in firsts if d is not None]
         return max(dated) if dated else None
+
+
+def by_key(value: Any) -> str | None:
+    """The ``values`` key a record's ``by`` field value selects: a code as is, yes/no as
+    ``"true"``/``"false"``, a number in its shortest exact form.
+
+    >>> by_key(True), by_key(Decimal("20.0")), by_key("western")
+    ('true', '20', 'western')
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value != value.to_integral_value() else str(int(value))
+    return str(value)
 
 
 def parse_value(raw: Any) -> tuple[Decimal | bool | str, bool]:
