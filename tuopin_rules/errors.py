@@ -59,6 +59,7 @@ DIAGNOSTIC_CODES: dict[str, str] = {
     "type-mismatch": "Operands or arguments of incompatible types.",
     "not-boolean": "A condition (`require`, `applies_when`) is not a true/false expression.",
     "bad-arity": "A function or aggregate called with the wrong number of arguments.",
+    "bad-argument": "A function argument that must be a constant is not one, or is refused (an unsafe pattern).",
     "template-name": "A reason template names something the rule does not read.",
     "parameter-values": "A parameter's values are malformed (bad key, bad value, nothing in force).",
     "derive-cycle": "Derived fields depend on each other in a cycle.",

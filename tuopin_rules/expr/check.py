@@ -208,6 +208,11 @@ class _Checker:
             arg_types.append(t)
             if i == 0:
                 first = t
+            if i in fn.constant_args:
+                if not isinstance(arg, ast.Literal):
+                    self.err("bad-argument", f"{fn.name}() argument {i + 1} must be a constant (a literal)", arg)
+                elif fn.check_constant is not None and (why := fn.check_constant(arg.value)) is not None:
+                    self.err("bad-argument", f"{fn.name}(): {why}", arg)
             if "any" not in accepted and t.kind not in (*accepted, "error"):
                 self.err(
                     "type-mismatch", f"{fn.name}() argument {i + 1} must be {' or '.join(accepted)}, not {t.kind}", arg

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from tuopin_rules.expr import calendar, text
+
 __all__ = ["FUNCTIONS", "Function", "age_at", "birth_date_from_id", "id_check_digit", "id_number_valid"]
 
 Value = Any  # Decimal | bool | str | date | None
@@ -35,6 +37,8 @@ class Function:
         total: True if the function is defined on unknown arguments (never returns unknown).
         vector: the vectorised implementation over columns, for the batch engine (``None``: the batch
             engine falls back to the scalar one row by row).
+        constant_args: positions of arguments that must be literals (checked when the standard loads).
+        check_constant: validates those literals at load time; returns why one is refused, or ``None``.
     """
 
     name: str
@@ -44,6 +48,8 @@ class Function:
     doc: str
     total: bool = False
     vector: Callable[..., Any] | None = None
+    constant_args: tuple[int, ...] = ()
+    check_constant: Callable[[Any], str | None] | None = None
 
 
 def birth_date_from_id(id_number: str) -> dt.date | None:
@@ -200,6 +206,63 @@ FUNCTIONS: dict[str, Function] = {
         ),
     )
 }
+
+
+def _register(*fns: Function) -> None:
+    for fn in fns:
+        FUNCTIONS[fn.name] = fn
+
+
+def _check_date(text: Any) -> str | None:
+    from tuopin_rules.spec.models import parse_date_like
+
+    try:
+        parse_date_like(str(text))
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+_register(
+    Function(
+        "date",
+        (("text",),),
+        "date",
+        calendar.date_of,
+        'a date constant: date("2020-12-31"), date("2020-06") (its first day), date("2020")',
+        constant_args=(0,),
+        check_constant=_check_date,
+    ),
+    Function(
+        "months_between",
+        (("date",), ("date",)),
+        "number",
+        calendar.months_between,
+        "whole months from the first date to the second (a month counts once its day is reached)",
+    ),
+    Function(
+        "days_between",
+        (("date",), ("date",)),
+        "number",
+        calendar.days_between,
+        "days from the first date to the second",
+    ),
+    Function("start_of_year", (("date",),), "date", calendar.start_of_year, "1 January of the date's year"),
+    Function("end_of_year", (("date",),), "date", calendar.end_of_year, "31 December of the date's year"),
+    Function("start_of_month", (("date",),), "date", calendar.start_of_month, "the first day of the date's month"),
+    Function("end_of_month", (("date",),), "date", calendar.end_of_month, "the last day of the date's month"),
+    Function(
+        "matches",
+        (("text",), ("text",)),
+        "bool",
+        text.matches,
+        "true if the whole text matches a regular expression (a constant, checked when the standard loads)",
+        constant_args=(1,),
+        check_constant=lambda p: text.check_pattern(str(p)),
+    ),
+    Function("starts_with", (("text",), ("text",)), "bool", text.starts_with, "true if the text starts with a prefix"),
+    Function("ends_with", (("text",), ("text",)), "bool", text.ends_with, "true if the text ends with a suffix"),
+)
 
 #: aggregate functions over a child collection (checked and evaluated specially)
 AGGREGATES: frozenset[str] = frozenset({"count", "any", "all", "sum", "min", "max"})

@@ -48,6 +48,16 @@ FUNCTION_NAMES: dict[str, tuple[str, str]] = {
     "year": ("年份", "year"),
     "length": ("长度", "length"),
     "id_number_valid": ("证件号码有效", "id_number_valid"),
+    "date": ("日期", "date"),
+    "months_between": ("相隔月数", "months_between"),
+    "days_between": ("相隔天数", "days_between"),
+    "start_of_year": ("年初", "start_of_year"),
+    "end_of_year": ("年末", "end_of_year"),
+    "start_of_month": ("月初", "start_of_month"),
+    "end_of_month": ("月末", "end_of_month"),
+    "matches": ("符合格式", "matches"),
+    "starts_with": ("开头为", "starts_with"),
+    "ends_with": ("结尾为", "ends_with"),
 }
 
 PHRASES: dict[str, tuple[str, str]] = {
