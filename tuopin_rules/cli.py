@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from tuopin_rules import __version__, load_standard
+from tuopin_rules.analysis import analyse
 from tuopin_rules.compile import Standard, load_standard_file
 from tuopin_rules.errors import DataFileError, EvaluationError, StandardError, StandardNotFoundError, TuopinError
 from tuopin_rules.evaluate.engine import Engine, coerce_as_of
@@ -297,7 +298,7 @@ def lint(paths: tuple[str, ...], fmt: str) -> None:
     for f in files:
         try:
             standard = load_standard_file(str(f))
-            diags = [*standard.warnings, *check_variant(standard)]
+            diags = [*standard.warnings, *check_variant(standard), *analyse(standard)]
             warned = sum(1 for d in diags if d.severity == "warning")
             summary = f"{f}: ok ({len(standard.rules)} rules" + (f", {warned} warning(s))" if warned else ")")
         except StandardError as exc:

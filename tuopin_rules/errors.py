@@ -65,6 +65,8 @@ DIAGNOSTIC_CODES: dict[str, str] = {
     "derive-cycle": "Derived fields depend on each other in a cycle.",
     "file-not-found": "A standard file does not exist or cannot be read.",
     "loosens-veto": "Warning: a variant disables, softens or loosens a veto rule of the standard it extends.",
+    "dead-rule": "Warning: a rule that can never fire — its condition is never true, never false, or never applies.",
+    "unused-declaration": "Warning: a field the standard declares or a parameter it defines that nothing reads.",
 }
 
 #: Every data-issue code (run-time problems in input data).
