@@ -206,7 +206,7 @@ ERRORS: list[tuple[str, str, int, int, str | None]] = [
     ("a == b == c", "unexpected '=='", 7, 2, None),
     ("a where b", "unexpected keyword 'where'", 2, 5, None),
     ("a in 3", "unexpected '3'", 5, 1, None),
-    ("a.b", "unexpected character '.'", 1, 1, None),
+    ("a..b", "unexpected '.'", 2, 1, "expected a name"),
     ('a == "x', "unexpected character '\"'", 5, 1, None),
     ("", "the expression is empty", 0, 1, None),
     ("   ", "the expression is empty", 0, 1, None),

@@ -55,6 +55,7 @@ DIAGNOSTIC_CODES: dict[str, str] = {
     "unknown-parameter": "An expression or override names an undeclared parameter.",
     "unknown-function": "An expression calls a function that does not exist.",
     "unknown-collection": "An aggregate ranges over something that is not a child collection.",
+    "unknown-relation": "A dotted name goes through something that is not a related record (parent or head).",
     "unknown-code": "A literal compared with a coded field is not one of its codes or labels.",
     "type-mismatch": "Operands or arguments of incompatible types.",
     "not-boolean": "A condition (`require`, `applies_when`) is not a true/false expression.",

@@ -70,7 +70,23 @@ class Explainer:
                 return "评估年度" if lang == "zh" else "the assessment year"
             case ast.Special():
                 return "评估日期" if lang == "zh" else "the assessment date"
+            case ast.Related(relations=rels, target=t):
+                return self.related_label(rels, self.label(t, trace, lang), lang)
         return self.humanize(node, lang)
+
+    def related_label(self, relations: tuple[str, ...], what: str, lang: str) -> str:
+        """``所属户的脱贫状态`` / ``exit status of the household``."""
+        names = {"head": ("户主", "head of household")}
+        words = []
+        for rel in relations:
+            if rel in names:
+                words.append(names["head"][1 if lang == "en" else 0])
+            else:
+                label = self.standard.schema.entities[rel].label
+                words.append(("所属" + label.zh) if lang == "zh" else f"the {label.get('en')}")
+        if lang == "zh":
+            return "的".join(words) + "的" + what
+        return f"{what} of " + " of ".join(reversed(words))
 
     def unit(self, node: ast.Expr, lang: str) -> str:
         u = None
@@ -93,6 +109,8 @@ class Explainer:
 
     def show(self, node: ast.Expr, value: Any, lang: str, *, with_unit: bool = True) -> str:
         """A value as a person reads it, in the type and unit of ``node``."""
+        if isinstance(node, ast.Related):
+            return self.show(node.target, value, lang, with_unit=with_unit)
         if value is None:
             return phrase("missing", lang)
         if isinstance(node, ast.FieldRef) and isinstance(value, str):
@@ -161,6 +179,8 @@ class Explainer:
         """``label value`` for a node; a literal is shown as its value, in the type of ``like``."""
         value = trace.value(node)
         if isinstance(node, ast.Literal) or _constant(node):
+            if isinstance(like, ast.Related):
+                like = like.target
             typed = like if like is not None and (isinstance(like, ast.FieldRef) or _year_like(like)) else node
             return self.show(typed, value, lang)
         return f"{self.label(node, trace, lang)} {self.show(node, value, lang)}"
@@ -210,6 +230,8 @@ class Explainer:
                         items=f"[{shown}]",
                     )
                 ]
+            case ast.Related() if isinstance(value, bool):
+                return [phrase("bool", lang, label=self.label(node, trace, lang), value=fmt_plain(value, lang))]
             case ast.FieldRef(name=n) if isinstance(value, bool):
                 head = phrase("bool", lang, label=self.label(node, trace, lang), value=fmt_plain(value, lang))
                 if n in trace.derived:  # say why the standard derived this value
@@ -220,6 +242,21 @@ class Explainer:
                 return [head]
             case ast.Aggregate():
                 return self.why_aggregate(node, trace, lang, want)
+            case ast.FuncCall(name="unique", args=(arg,)) if want is False:
+                others = trace.duplicates.get(id(node)) or []
+                shown = ("、" if lang == "zh" else ", ").join(
+                    f"{o.id}（{o.source}）" if lang == "zh" else f"{o.id} ({o.source})" for o in others[:MAX_CHILDREN]
+                )
+                more = phrase("more_children", lang, n=len(others)) if len(others) > MAX_CHILDREN else ""
+                return [
+                    phrase(
+                        "duplicate",
+                        lang,
+                        label=self.label(arg, trace, lang),
+                        value=self.show(arg, trace.value(arg), lang),
+                        others=shown + more,
+                    )
+                ]
             case ast.FuncCall(name="coalesce", args=args):
                 decided = next((a for a in args if trace.value(a) is not None), None)
                 if decided is not None:
@@ -300,6 +337,12 @@ class Explainer:
             case ast.ParamRef(name=n):
                 by = self.standard.params[n].by
                 return [prefix + by] if by else []
+            case ast.Related(relations=rels, target=t):
+                sub_trace = trace.related.get(id(node))
+                path = prefix + ".".join(rels)
+                if sub_trace is None:
+                    return [path]
+                return self.missing(t, sub_trace, path + ".")
             case ast.Aggregate(collection=c):
                 parts = trace.children.get(id(node))
                 if parts is None:
@@ -371,6 +414,17 @@ class Explainer:
         field = ent.fields.get(path)
         if field is not None:
             return field.label.get(lang) + self._unreadable(record, path, lang)
+        if "." in path and "[" not in path:
+            *rels, name = path.split(".")
+            target = record
+            current_ent = ent
+            for rel in rels:
+                current_ent = self.standard.schema.entities["member" if rel == "head" else rel]
+            fdef = current_ent.fields.get(name)
+            del target
+            return self.related_label(tuple(rels), fdef.label.get(lang) if fdef else name, lang)
+        if path in ("household", "village", "county", "head"):
+            return self.related_label((path,), "记录" if lang == "zh" else "record", lang)
         if path in ent.children:
             return phrase(
                 "collection_data", lang, child=self.standard.schema.entities[ent.children[path]].label.get(lang)
@@ -434,7 +488,11 @@ class Explainer:
                 record = next((k for k in record.children.get(coll) or [] if k.id == ident), record)
             return ("unreadable:" if name in record.issues else "missing:") + first
         for leaf in _failing_leaves(rule.require, trace, False):
-            names = [n.name for n in ast.top_level(leaf) if isinstance(n, ast.FieldRef)]
+            names = [
+                n.name if isinstance(n, ast.FieldRef) else n.written
+                for n in ast.top_level(leaf)
+                if isinstance(n, (ast.FieldRef, ast.Related))
+            ]
             if names:
                 return f"fail:{names[0]}"
             if isinstance(leaf, ast.Aggregate):
@@ -450,6 +508,16 @@ class Explainer:
             for node in self.top(tree):
                 if isinstance(node, ast.FieldRef) and ("field", node.name) not in out:
                     out[("field", node.name)] = self.field_evidence(node, trace)
+                elif isinstance(node, ast.Related) and ("related", node.written) not in out:
+                    sub = trace.related.get(id(node))
+                    out[("related", node.written)] = Evidence(
+                        kind="related",
+                        name=node.written,
+                        label=Localized(zh=self.label(node, trace, "zh"), en=self.label(node, trace, "en")),
+                        value=None if trace.value(node) is None else _exact(trace.value(node)),
+                        display=self.display(node, trace.value(node)),
+                        source=sub.record.source if sub is not None else None,
+                    )
                 elif isinstance(node, ast.ParamRef) and node.name in trace.params:
                     p = self.standard.params[node.name]
                     pv = trace.params[node.name]

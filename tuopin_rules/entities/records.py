@@ -17,7 +17,7 @@ from tuopin_rules.entities.schema import EntityDef, FieldDef, Schema
 from tuopin_rules.errors import DataIssue
 from tuopin_rules.intake.values import CellError, convert
 
-__all__ = ["Record", "link", "record_from_mapping", "resolve_header"]
+__all__ = ["Record", "TableIndex", "index_tables", "link", "record_from_mapping", "resolve_header"]
 
 _UNIT_SUFFIX = re.compile(r"[(（][^()（）]*[)）]\s*$")
 
@@ -45,6 +45,34 @@ class Record:
     source: str | None = None
     parent: Record | None = field(default=None, repr=False)
     unknown_columns: dict[str, Any] = field(default_factory=dict, repr=False)
+    table: TableIndex | None = field(default=None, repr=False)
+
+
+class TableIndex:
+    """All records of one entity kind in a data set, indexed by field value on demand (for ``unique``)."""
+
+    def __init__(self, records: list[Record]) -> None:
+        self.records = records
+        self._by_field: dict[str, dict[Any, list[Record]]] = {}
+
+    def same(self, field_name: str, value: Any) -> list[Record]:
+        """The records whose ``field_name`` equals ``value``."""
+        if field_name not in self._by_field:
+            index: dict[Any, list[Record]] = {}
+            for r in self.records:
+                v = r.values.get(field_name)
+                if v is not None:
+                    index.setdefault(v, []).append(r)
+            self._by_field[field_name] = index
+        return self._by_field[field_name].get(value, [])
+
+
+def index_tables(tables: dict[str, list[Record]]) -> None:
+    """Give every record its table (what ``unique(field)`` compares against)."""
+    for records in tables.values():
+        index = TableIndex(records)
+        for r in records:
+            r.table = index
 
 
 def resolve_header(ent: EntityDef, header: str) -> FieldDef | None:

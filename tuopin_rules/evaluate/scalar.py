@@ -23,7 +23,7 @@ from tuopin_rules.expr import ast
 from tuopin_rules.expr.functions import FUNCTIONS
 from tuopin_rules.resolve.params import ParamValue
 
-__all__ = ["ChildTrace", "Trace", "evaluate", "kleene_and", "kleene_not", "kleene_or"]
+__all__ = ["ChildTrace", "Trace", "evaluate", "kleene_and", "kleene_not", "kleene_or", "related_record"]
 
 PRECISION = 34  # decimal digits; exact for any money or rate met in practice
 
@@ -70,6 +70,7 @@ class Trace:
         params: parameter name -> value read (with effective date).
         derived: field name -> ``(value, trace)`` for fields computed by ``derive``.
         children: ``id(aggregate node)`` -> per-child traces.
+        related: ``id(related node)`` -> the trace on the related record (``None``: no such record).
         notes: ``id(node)`` -> a note (e.g. division by zero).
     """
 
@@ -78,6 +79,8 @@ class Trace:
     params: dict[str, ParamValue] = field(default_factory=dict)
     derived: dict[str, tuple[Any, Trace]] = field(default_factory=dict)
     children: dict[int, list[ChildTrace] | None] = field(default_factory=dict)
+    related: dict[int, Trace | None] = field(default_factory=dict)
+    duplicates: dict[int, list[Record]] = field(default_factory=dict)
     notes: dict[int, str] = field(default_factory=dict)
 
     def value(self, node: ast.Expr) -> Any:
@@ -175,6 +178,13 @@ class _Evaluator:
                 return (
                     None if v is None and self.reads_bad_cell(arg, rec) else FUNCTIONS["is_blank"].impl([v], self.as_of)
                 )
+            case ast.FuncCall(name="unique", args=(ast.FieldRef(name=fname) as arg,)):
+                v = self.eval(arg, rec, trace)
+                if v is None:
+                    return None
+                others = [r for r in (rec.table.same(fname, v) if rec.table is not None else []) if r is not rec]
+                trace.duplicates[id(node)] = others
+                return not others
             case ast.FuncCall(name=name, args=args):
                 fn = FUNCTIONS[name]
                 values = [self.eval(a, rec, trace) for a in args]
@@ -183,6 +193,15 @@ class _Evaluator:
                 return fn.impl(values, self.as_of)
             case ast.Aggregate():
                 return self.aggregate(node, rec, trace)
+            case ast.Related(relations=relations, target=target):
+                other = related_record(rec, relations)
+                if other is None:
+                    trace.related[id(node)] = None
+                    return None
+                sub = Trace(other)
+                value = self.eval(target, other, sub)
+                trace.related[id(node)] = sub
+                return value
         raise TypeError(f"cannot evaluate {node!r}")  # pragma: no cover - the checker binds every node
 
     @staticmethod
@@ -246,6 +265,28 @@ class _Evaluator:
         if not values:
             return None
         return min(values) if func == "min" else max(values)
+
+
+HEAD_RELATIONS = frozenset({"户主", "本人", "户主本人"})
+
+
+def related_record(rec: Record, relations: tuple[str, ...]) -> Record | None:
+    """The record reached from ``rec`` through ``relations`` (parents, or ``head``), or ``None``.
+
+    A household's head is its one member whose relation to the head is 户主 (or 本人); none, or more
+    than one, is no head (unknown).
+    """
+    current: Record | None = rec
+    for name in relations:
+        if current is None:
+            return None
+        if name == "head":
+            members = current.children.get("members") or []
+            heads = [m for m in members if str(m.values.get("relation_to_head") or "").strip() in HEAD_RELATIONS]
+            current = heads[0] if len(heads) == 1 else None
+        else:
+            current = current.parent if current.parent is not None and current.parent.entity == name else None
+    return current
 
 
 def _tidy(value: Decimal) -> Decimal:

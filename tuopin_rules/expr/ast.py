@@ -39,6 +39,14 @@ class Name:
 
 
 @dataclass(frozen=True)
+class Path:
+    """``household.exit_status``: a field of a related record (the parent, or a household's head)."""
+
+    names: tuple[str, ...]
+    span: Span = field(default=(0, 0), compare=False)
+
+
+@dataclass(frozen=True)
 class ListExpr:
     """``[a, b, c]`` (only as the right side of ``in``)."""
 
@@ -160,6 +168,20 @@ class Special:
 
 
 @dataclass(frozen=True)
+class Related:
+    """A field of a record reached through ``relations`` from the record in scope.
+
+    ``relations`` are ``household`` / ``village`` / ``county`` (the parent link) or ``head`` (a
+    household's head of household among its members). ``target`` is bound in the reached entity.
+    """
+
+    relations: tuple[str, ...]
+    target: FieldRef
+    written: str
+    span: Span = field(default=(0, 0), compare=False)
+
+
+@dataclass(frozen=True)
 class Aggregate:
     """``func(collection [where filter] [, arg])`` over the child entity ``child``.
 
@@ -187,6 +209,8 @@ class FuncCall:
 Expr: TypeAlias = (
     Literal
     | Name
+    | Path
+    | Related
     | ListExpr
     | Neg
     | Arith
@@ -226,6 +250,8 @@ def children(node: Expr) -> tuple[Expr, ...]:
             return args
         case Aggregate(filter=f, arg=a):
             return tuple(x for x in (f, a) if x is not None)
+        case Related(target=t):
+            return (t,)
     return ()
 
 
@@ -238,9 +264,10 @@ def walk(node: Expr) -> list[Expr]:
 
 
 def top_level(node: Expr) -> list[Expr]:
-    """``node`` and its descendants in the scope of the record itself (not inside aggregates)."""
+    """``node`` and its descendants in the scope of the record itself (not inside aggregates or
+    related records)."""
     out = [node]
-    if isinstance(node, Aggregate):
+    if isinstance(node, (Aggregate, Related)):
         return out
     for child in children(node):
         out.extend(top_level(child))

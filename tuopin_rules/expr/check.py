@@ -96,6 +96,44 @@ class _Checker:
             return self.err("unknown-parameter", f"unknown parameter {node.name!r}", node, hint=hint)
         return self.err("unknown-field", f"unknown field or parameter {node.name!r} for a {ent.name}", node, hint=hint)
 
+    def path(self, node: ast.Path, ent: EntityDef) -> tuple[ast.Expr, Ty]:
+        """``household.exit_status`` from a member, ``village.region`` from a household, ``head.age``."""
+        current = ent
+        relations: list[str] = []
+        for name in node.names[:-1]:
+            relations_here = self.relations(current)
+            target = relations_here.get(name)
+            if target is None:
+                return self.err(
+                    "unknown-relation",
+                    f"a {current.name} has no related {name!r}"
+                    + (f" (it has: {', '.join(relations_here)})" if relations_here else " (it has none)"),
+                    node,
+                    hint=did_you_mean(name, relations_here),
+                )
+            relations.append(name)
+            current = self.schema.entities[target]
+        written = node.names[-1]
+        fdef = current.resolve(written)
+        if fdef is None:
+            return self.err(
+                "unknown-field",
+                f"unknown field {written!r} for a {current.name}",
+                node,
+                hint=did_you_mean(written, current.spellings()),
+            )
+        target_ref = ast.FieldRef(current.name, fdef.name, written)
+        kind = _FIELD_KIND.get(fdef.type, fdef.type)
+        bound = ast.Related(tuple(relations), target_ref, ".".join(node.names), span=node.span)
+        return bound, Ty(kind, fdef)
+
+    def relations(self, ent: EntityDef) -> dict[str, str]:
+        """Single records reachable from a record of ``ent``: its parent, and a household's head."""
+        out = {ent.parent: ent.parent} if ent.parent else {}
+        if ent.name == "household":
+            out["head"] = "member"
+        return out
+
     # ---- generic --------------------------------------------------------------------------
     def bind(self, node: ast.Expr, ent: EntityDef) -> tuple[ast.Expr, Ty]:
         match node:
@@ -107,6 +145,8 @@ class _Checker:
                 return node, Ty("number")
             case ast.Name():
                 return self.name(node, ent)
+            case ast.Path():
+                return self.path(node, ent)
             case ast.Neg(operand=o):
                 bo, to = self.expect(o, ent, "number")
                 return ast.Neg(bo, span=node.span), Ty("number") if to is not ERROR else ERROR
@@ -208,6 +248,8 @@ class _Checker:
             arg_types.append(t)
             if i == 0:
                 first = t
+            if fn.name == "unique" and not isinstance(b, ast.FieldRef):
+                self.err("bad-argument", "unique() takes a field of the record, e.g. unique(id_number)", arg)
             if i in fn.constant_args:
                 if not isinstance(arg, ast.Literal):
                     self.err("bad-argument", f"{fn.name}() argument {i + 1} must be a constant (a literal)", arg)

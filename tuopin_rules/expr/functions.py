@@ -260,6 +260,13 @@ _register(
         constant_args=(1,),
         check_constant=lambda p: text.check_pattern(str(p)),
     ),
+    Function(
+        "unique",
+        (("any",),),
+        "bool",
+        lambda args, as_of: True,  # evaluated by the engine against the record's whole table
+        "true if no other record of the data set has the same value of this field (the others are named)",
+    ),
     Function("starts_with", (("text",), ("text",)), "bool", text.starts_with, "true if the text starts with a prefix"),
     Function("ends_with", (("text",), ("text",)), "bool", text.ends_with, "true if the text ends with a suffix"),
 )

@@ -85,6 +85,9 @@ class _Build(Transformer[Token, ast.Expr]):
     def name(self, meta: Any, children: list[Token]) -> ast.Expr:
         return ast.Name(str(children[0]), span=_span(meta))
 
+    def path(self, meta: Any, children: list[Token]) -> ast.Expr:
+        return ast.Path(tuple(str(c) for c in children), span=_span(meta))
+
     def list_lit(self, meta: Any, children: list[ast.Expr]) -> ast.Expr:
         return ast.ListExpr(tuple(c for c in children if c is not None), span=_span(meta))
 
@@ -261,6 +264,10 @@ def to_text(node: ast.Expr) -> str:
             return f"'{s}'" if '"' in s else f'"{s}"'
         case ast.Name(name=n):
             return n
+        case ast.Path(names=names):
+            return ".".join(names)
+        case ast.Related(written=w):
+            return w
         case ast.FieldRef(written=w) | ast.ParamRef(written=w):
             return w
         case ast.Special(name=n):

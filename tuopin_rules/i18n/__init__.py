@@ -58,6 +58,7 @@ FUNCTION_NAMES: dict[str, tuple[str, str]] = {
     "matches": ("符合格式", "matches"),
     "starts_with": ("开头为", "starts_with"),
     "ends_with": ("结尾为", "ends_with"),
+    "unique": ("不重复", "unique"),
 }
 
 PHRASES: dict[str, tuple[str, str]] = {
@@ -93,6 +94,7 @@ PHRASES: dict[str, tuple[str, str]] = {
     "unknown_division": ("除数为零，无法计算", "division by zero; cannot compute"),
     "gap_decrease": ("{label}须{word} {target}，超出 {amount}", "{label} must be {word_en} {target}; over by {amount}"),
     "unverified": ("（未核实）", " (unverified)"),
+    "duplicate": ("{label} {value} 重复，另见：{others}", "{label} {value} is not unique; also in {others}"),
     "unverified_note": ("（{names}为未核实的数值）", " ({names}: an unverified value)"),
     "param_year": ("{year} 年{label}", "the {year} {label}"),
     "derived_from": ("由标准计算：{text}", "derived by the standard: {text}"),

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tuopin_rules.entities.records import Record, link, record_from_mapping, resolve_header
+from tuopin_rules.entities.records import Record, index_tables, link, record_from_mapping, resolve_header
 from tuopin_rules.entities.schema import ENTITY_KINDS, FieldDef, Schema
 from tuopin_rules.errors import DataFileError, DataIssue, did_you_mean
 from tuopin_rules.intake.files import DATA_SUFFIXES, RawTable, read_tables
@@ -393,4 +393,5 @@ def read_dataset(
     issues.extend(
         _relocate(i, workbooks[i.file][1], workbooks[i.file][0]) if i.file in workbooks else i for i in orphans
     )
+    index_tables(tables)
     return Dataset(tables, issues, accounts)
