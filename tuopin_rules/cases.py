@@ -64,7 +64,7 @@ class Case(_Model):
     """One case: an input record, its evaluation date, what must come out."""
 
     name: str
-    entity: Literal["sample", "member", "household", "village", "county"]
+    entity: str
     record: dict[str, Any]
     as_of: int | str | dt.date | None = None
     expect: Expect

@@ -14,7 +14,7 @@ from typing import Any
 
 from tuopin_rules.compile.expressions import ExpressionCompiler
 from tuopin_rules.compile.model import Rule, Standard
-from tuopin_rules.entities.schema import ENTITY_KINDS, base_schema
+from tuopin_rules.entities.schema import base_schema
 from tuopin_rules.errors import Diagnostic, did_you_mean
 from tuopin_rules.expr import ast
 from tuopin_rules.intake.values import CellError, convert
@@ -46,6 +46,10 @@ class _Compiler:
 
     def compile(self) -> Standard:
         m = self.m
+        for new_kind, espec, at in m.entities:
+            msg = self.schema.add_entity(new_kind, espec, m.spec.standard)
+            if msg:
+                self.problems.append(at.diagnostic("invalid-value", msg, key=True))
         for entity, fname, fspec, at in m.fields:
             if entity not in self.schema.entities:
                 self.problems.append(
@@ -53,7 +57,7 @@ class _Compiler:
                         "unknown-entity",
                         f"unknown entity {entity!r}",
                         key=True,
-                        hint=did_you_mean(entity, ENTITY_KINDS),
+                        hint=did_you_mean(entity, self.schema.entities),
                     )
                 )
                 continue
@@ -227,7 +231,9 @@ class _Compiler:
         if rs.entity not in self.schema.entities:
             self.problems.append(
                 mr.part("entity").diagnostic(
-                    "unknown-entity", f"unknown entity {rs.entity!r}", hint=did_you_mean(rs.entity, ENTITY_KINDS)
+                    "unknown-entity",
+                    f"unknown entity {rs.entity!r}",
+                    hint=did_you_mean(rs.entity, self.schema.entities),
                 )
             )
             return None

@@ -180,7 +180,7 @@ def link(schema: Schema, tables: dict[str, list[Record]]) -> list[DataIssue]:
             if hid is not None and hid not in groups:
                 groups[hid] = Record("household", hid, {"household_id": hid}, source=m.source)
         tables["household"] = list(groups.values())
-    for child_kind in ("sample", "member", "household", "village"):
+    for child_kind in [k for k in schema.kinds() if schema.entities[k].parent is not None]:
         ent = schema.entities[child_kind]
         if child_kind not in tables or ent.parent is None or ent.parent not in tables:
             continue

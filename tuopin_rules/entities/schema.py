@@ -15,7 +15,7 @@ from typing import Any
 
 from tuopin_rules.errors import Diagnostic, StandardError
 from tuopin_rules.source import SourceDoc, load_yaml
-from tuopin_rules.spec import CodeSpec, FieldSpec, SchemaSpec, Text, validate
+from tuopin_rules.spec import CodeSpec, EntitySpec, FieldSpec, SchemaSpec, Text, validate
 
 __all__ = ["ENTITY_KINDS", "EntityDef", "FieldDef", "Schema", "base_schema", "normalize_header"]
 
@@ -146,6 +146,46 @@ class Schema:
             copy.reindex()
             entities[k] = copy
         return Schema(entities)
+
+    def kinds(self) -> list[str]:
+        """Entity kinds, children before parents (deepest first; then in declaration order)."""
+
+        def depth(kind: str) -> int:
+            d, seen = 0, {kind}
+            parent = self.entities[kind].parent
+            while parent is not None and parent in self.entities and parent not in seen:
+                seen.add(parent)
+                d += 1
+                parent = self.entities[parent].parent
+            return d
+
+        order = list(self.entities)
+        return sorted(order, key=lambda k: (-depth(k), order.index(k)))
+
+    def add_entity(self, kind: str, spec: EntitySpec, origin: str) -> str | None:
+        """Add a table a standard declares; returns an error message or ``None``."""
+        if kind in self.entities:
+            return f"entity {kind!r} already exists"
+        if spec.parent is not None and spec.parent.entity not in self.entities:
+            return f"entity {kind!r}: unknown parent {spec.parent.entity!r}"
+        if spec.id not in spec.fields:
+            return f"entity {kind!r}: its id field {spec.id!r} is not among its fields"
+        ed = EntityDef(
+            name=kind,
+            label=spec.label,
+            id_field=spec.id,
+            name_field=spec.name,
+            parent=spec.parent.entity if spec.parent else None,
+            parent_key=spec.parent.key if spec.parent else None,
+            parent_name_key=spec.parent.name_key if spec.parent else None,
+            children=dict(spec.children),
+            fields={n: _field_def(kind, n, f, origin) for n, f in spec.fields.items()},
+        )
+        ed.reindex()
+        self.entities[kind] = ed
+        if spec.parent is not None:
+            self.entities[spec.parent.entity].children[spec.collection or f"{kind}s"] = kind
+        return None
 
     def add_field(self, entity: str, name: str, spec: FieldSpec, origin: str) -> str | None:
         """Add a field or give an existing one a ``derive``; returns an error message or ``None``."""

@@ -64,19 +64,26 @@ class Dataset:
 def detect_entity(schema: Schema, headers: Iterable[str], file: str = "<data>") -> str:
     """The entity kind a file holds, from its headers.
 
-    A file holds the most specific kind (member before household before village before county)
-    whose identifier column is among its headers: member rows also carry the household code,
-    household rows the village, village rows the county.
+    Candidates are the kinds whose identifier column is among the headers. A candidate that is the
+    parent of another candidate is dropped (member rows carry the household code too); of the rest,
+    the kind matching the most headers wins, then the more specific one (children before parents).
 
     Raises:
         DataFileError: when no entity's identifier column is present.
     """
     present = list(headers)
-    for kind in ENTITY_KINDS:
+    kinds = schema.kinds()
+    matched: dict[str, int] = {}
+    for kind in kinds:
         ent = schema.entities[kind]
-        if any((f := resolve_header(ent, h)) is not None and f.name == ent.id_field for h in present):
-            return kind
-    ids = "; ".join(f"{k}: {schema.entities[k].fields[schema.entities[k].id_field].label.zh}" for k in ENTITY_KINDS)
+        fields = {f.name for h in present if (f := resolve_header(ent, h)) is not None}
+        if ent.id_field in fields:
+            matched[kind] = len(fields)
+    parents = {schema.entities[k].parent for k in matched}
+    candidates = [k for k in kinds if k in matched and k not in parents] or [k for k in kinds if k in matched]
+    if candidates:
+        return max(candidates, key=lambda k: (matched[k], -kinds.index(k)))
+    ids = "; ".join(f"{k}: {schema.entities[k].fields[schema.entities[k].id_field].label.zh}" for k in kinds)
     raise DataFileError(f"{file}: no identifier column found ({ids}); or name the kind as KIND=PATH")
 
 
@@ -287,7 +294,7 @@ def read_file(
     return out, skipped
 
 
-def expand_paths(paths: Iterable[str]) -> list[tuple[str | None, Path, bool]]:
+def expand_paths(paths: Iterable[str], kinds: Iterable[str] = ENTITY_KINDS) -> list[tuple[str | None, Path, bool]]:
     """``KIND=PATH`` or ``PATH`` arguments; a folder means its data files (sorted).
 
     Returns ``(kind or None, path, named)``; ``named`` is False for files found in a folder.
@@ -296,11 +303,12 @@ def expand_paths(paths: Iterable[str]) -> list[tuple[str | None, Path, bool]]:
         DataFileError: ``KIND=PATH`` with an unknown kind.
     """
     out: list[tuple[str | None, Path, bool]] = []
+    known = list(kinds)
     for arg in paths:
         kind, sep, rest = arg.partition("=")
-        if sep and kind not in ENTITY_KINDS and not Path(arg).exists():
-            raise DataFileError(f"{arg}: unknown entity kind {kind!r} (use {', '.join(ENTITY_KINDS)}, as KIND=PATH)")
-        entity, target = (kind, Path(rest)) if sep and kind in ENTITY_KINDS else (None, Path(arg))
+        if sep and kind not in known and not Path(arg).exists():
+            raise DataFileError(f"{arg}: unknown entity kind {kind!r} (use {', '.join(known)}, as KIND=PATH)")
+        entity, target = (kind, Path(rest)) if sep and kind in known else (None, Path(arg))
         if target.is_dir():
             out.extend(
                 (entity, p, False)
@@ -333,7 +341,7 @@ def read_dataset(
     tables: dict[str, list[Record]] = {}
     issues: list[DataIssue] = []
     accounts: list[FileAccount] = []
-    targets = expand_paths(paths)
+    targets = expand_paths(paths, schema.kinds())
     if not targets:
         raise DataFileError(
             "no data files given (CSV, Excel, JSON, JSON Lines or Parquet; a folder means its data files)"

@@ -25,6 +25,7 @@ _KIND = {
     "parameter": ("参数", "parameter"),
     "field": ("字段", "field"),
     "source": ("文件", "source"),
+    "entity": ("数据表", "table"),
 }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from tuopin_rules.errors import Diagnostic, did_you_mean
 from tuopin_rules.source import PathKey, SourceDoc, load_yaml_file
-from tuopin_rules.spec import FieldSpec, ParameterSpec, RuleSpec, SourceSpec, StandardSpec, Text, validate
+from tuopin_rules.spec import EntitySpec, FieldSpec, ParameterSpec, RuleSpec, SourceSpec, StandardSpec, Text, validate
 
 __all__ = ["At", "Change", "Layer", "Merged", "MergedRule", "load_chain", "merge", "read_layer"]
 
@@ -87,6 +87,7 @@ class Merged:
     parameters: dict[str, tuple[ParameterSpec, At]]
     fields: list[tuple[str, str, FieldSpec, At]]
     rules: list[MergedRule]
+    entities: list[tuple[str, EntitySpec, At]]
     invalid_rules: list[tuple[dict[str, Any], At]]
     disabled: dict[str, tuple[Text, At]]
     changes: list[Change]
@@ -171,7 +172,7 @@ def _in_base_schema(entity: str, name: str) -> bool:
 def merge(chain: list[Layer]) -> Merged:
     """Merge a chain (base first) into the effective standard content."""
     top = chain[-1]
-    m = Merged(top.spec, chain, {}, {}, [], [], [], {}, [], [])
+    m = Merged(top.spec, chain, {}, {}, [], [], [], [], {}, [], [])
     for depth, layer in enumerate(chain):
         _apply(m, layer, is_base=depth == 0)
     return m
@@ -184,6 +185,11 @@ def _apply(m: Merged, layer: Layer, *, is_base: bool) -> None:
         if record and sid not in m.sources:
             m.changes.append(Change("add", "source", sid, None, src.title, At(doc, ("sources", sid))))
         m.sources[sid] = (src, At(doc, ("sources", sid)))
+    for kind, espec in spec.entities.items():
+        at = At(doc, ("entities", kind))
+        if record:
+            m.changes.append(Change("add", "entity", kind, None, espec.label.zh, at))
+        m.entities.append((kind, espec, at))
     for name, pspec in spec.parameters.items():
         at = At(doc, ("parameters", name))
         if name in m.parameters:

@@ -169,13 +169,16 @@ class ParentSpec(_Model):
 
 
 class EntitySpec(_Model):
-    """An entity kind of the schema file."""
+    """An entity kind: of the schema file, or a table a standard declares under ``entities:`` (for
+    example migrant-work spells of a member: ``parent: {entity: member, key: person_id}`` and
+    ``collection: work_spells``, the name its parent aggregates it by)."""
 
     label: Text
     id: Str
     name: Str | None = None
     parent: ParentSpec | None = None
     children: dict[Str, Str] = {}
+    collection: Str | None = None
     fields: dict[Str, FieldSpec]
 
 
@@ -233,6 +236,7 @@ class StandardSpec(_Model):
     description: Text | None = None
     effective: Effective | None = None
     sources: dict[Str, SourceSpec] = {}
+    entities: dict[Str, EntitySpec] = {}
     parameters: dict[Str, ParameterSpec] = {}
     fields: dict[Str, dict[Str, FieldSpec]] = {}
     override: OverrideSpec | None = None
