@@ -167,7 +167,8 @@ def link(schema: Schema, tables: dict[str, list[Record]]) -> list[DataIssue]:
 
     Parents are found by code (e.g. 村编号), else by name (e.g. 行政村), a name shared by two
     parents being told apart by the township when both rows have one. Member rows given without a
-    household table form households of their own (identified by the household code). When a
+    household table form households of their own (identified by the household code and described by
+    the household columns the person rows repeat, such as 行政村). When a
     member table is given, a household with no member rows gets a ``no-members`` issue and its
     members are UNKNOWN (never an empty list that would make ``all(...)`` vacuously true), and a
     declared household size that differs from the member rows gets a ``member-count`` issue.
@@ -178,7 +179,10 @@ def link(schema: Schema, tables: dict[str, list[Record]]) -> list[DataIssue]:
         for m in tables["member"]:
             hid = m.values.get("household_id")
             if hid is not None and hid not in groups:
-                groups[hid] = Record("household", hid, {"household_id": hid}, source=m.source)
+                # household columns repeated on person rows (村, 乡, 人均纯收入 ...) describe the household
+                hh, _ = record_from_mapping(schema, "household", {**m.unknown_columns, "household_id": hid})
+                hh.source = m.source
+                groups[hid] = hh
         tables["household"] = list(groups.values())
     for child_kind in [k for k in schema.kinds() if schema.entities[k].parent is not None]:
         ent = schema.entities[child_kind]
