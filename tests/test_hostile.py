@@ -126,7 +126,7 @@ def test_unlinked_households_are_still_evaluated(national: Standard, tmp_path: P
     v = write(tmp_path / "v.csv", "村编号,行政村,区域,总人口数\n1,甲村,中部,100\n")
     h = write(tmp_path / "h.csv", "户编号,行政村,脱贫状态,人均纯收入\n0001,乙村,已脱贫,100\n")
     ds = read_dataset(national.schema, [str(v), str(h)])
-    assert [i.code for i in ds.issues] == ["orphan-link"]
+    assert [i.code for i in ds.issues] == ["orphan-link", "unlinked-children"]
     assert [r.id for r in ds.tables["household"]] == ["0001"]
     assert next(a for a in ds.accounts if a.entity == "household").records == 1
 
@@ -291,3 +291,34 @@ def test_many_rules_load_in_linear_time() -> None:
     text = "standard: big\ntitle: {zh: x}\nversion: '1'\nsources:\n  d: {title: t, issuer: i, date: '2020'}\nrules:\n"
     standard = load_standard_text(text + rules)
     assert len(standard.rules) == 3000
+
+
+def test_a_village_that_may_miss_a_household_is_not_judged_on_the_rest(national: Standard, tmp_path: Path) -> None:
+    v = write(
+        tmp_path / "v.csv", "村编号,行政村,乡(镇),区域,总人口数\n1,河湾村,东岗镇,中部,500\n2,前庄村,西岗镇,中部,500\n"
+    )
+    h = write(
+        tmp_path / "h.csv",
+        "户编号,行政村,乡(镇),脱贫状态,家庭人口数\n0001,河湾,东岗镇,未脱贫,50\n0002,前庄村,西岗镇,已脱贫,3\n",
+    )
+    ds = read_dataset(national.schema, [str(v), str(h)])
+    verdicts = {x.entity_id: x for x in Engine(national).evaluate_all(ds.tables, 2020, entities=("village",))}
+    assert verdicts["1"].outcome is Outcome.UNKNOWN  # not PASS at 0%: a poor household may belong here
+    assert verdicts["2"].outcome is Outcome.PASS  # another township: unaffected
+    assert [(i.code, i.entity_id) for i in ds.issues if i.code == "unlinked-children"] == [("unlinked-children", "1")]
+
+
+def test_member_count_mismatch_leaves_member_rules_unknown(national: Standard, tmp_path: Path) -> None:
+    h = write(tmp_path / "h.csv", "户编号,脱贫状态,家庭人口数\n0001,已脱贫,3\n")
+    m = write(tmp_path / "m.csv", "人编号,户编号,是否参加城乡居民基本医疗保险\n01,0001,是\n")
+    ds = read_dataset(national.schema, [str(h), str(m)])
+    (v,) = Engine(national).evaluate_all(ds.tables, 2020, entities=("household",))
+    assert next(r for r in v.results if r.rule_id == "household.medical").outcome is Outcome.UNKNOWN
+
+
+def test_damaged_and_encrypted_workbooks_are_clean_errors(national: Standard) -> None:
+    fixtures = Path(__file__).parent / "fixtures" / "hostile"
+    with pytest.raises(DataFileError, match="is damaged and cannot be read"):
+        read_dataset(national.schema, [str(fixtures / "badxml.xlsx")])
+    with pytest.raises(DataFileError, match="password-protected"):
+        read_dataset(national.schema, [str(fixtures / "encrypted.xlsx")])

@@ -196,9 +196,18 @@ def link(schema: Schema, tables: dict[str, list[Record]]) -> list[DataIssue]:
         if coll:
             for p in parents:
                 p.children.setdefault(coll, [])
+        uncertain: set[int] = set()
         for rec in tables[child_kind]:
             parent, why = _find(rec, ent, by_id, by_name)
             if parent is None:
+                linked_by_name = ent.parent_key is None or rec.values.get(ent.parent_key) is None
+                if coll and child_kind != "member" and linked_by_name:
+                    # linked by a name that matches no parent (a typo such as 河湾 for 河湾村): the parents it may
+                    # belong to are not judged on an incomplete collection (a village must not pass at 0%)
+                    township = rec.values.get("township")
+                    uncertain |= {
+                        id(p) for p in parents if township is None or p.values.get("township") in (None, township)
+                    }
                 file, _, row = (rec.source or "").rpartition(":")
                 issues.append(
                     DataIssue(
@@ -217,8 +226,36 @@ def link(schema: Schema, tables: dict[str, list[Record]]) -> list[DataIssue]:
             rec.parent = parent
             if coll:
                 parent.children[coll].append(rec)
+        if coll and uncertain:
+            issues += _uncertain_parents(parents, uncertain, coll, child_kind, ent.parent or "")
     if "member" in tables:
         issues += _check_members(tables.get("household", []))
+    return issues
+
+
+def _uncertain_parents(
+    parents: list[Record], uncertain: set[int], coll: str, child_kind: str, parent_kind: str
+) -> list[DataIssue]:
+    """Drop the collections of parents an unlinked child may belong to (so they are UNKNOWN), with an issue."""
+    issues = []
+    for p in parents:
+        if id(p) in uncertain and coll in p.children:
+            del p.children[coll]
+            file, _, row = (p.source or "").rpartition(":")
+            issues.append(
+                DataIssue(
+                    "unlinked-children",
+                    f"{parent_kind} {p.id}: some {child_kind} rows could not be linked and may belong here, "
+                    f"so rules over its {coll} are UNKNOWN",
+                    file or (p.source or ""),
+                    int(row) if row.isdigit() else None,
+                    None,
+                    None,
+                    coll,
+                    parent_kind,
+                    p.id,
+                )
+            )
     return issues
 
 
@@ -247,10 +284,12 @@ def _check_members(households: list[Record]) -> list[DataIssue]:
             continue
         size = hh.values.get("household_size")
         if size is not None and size != len(members):
+            del hh.children["members"]  # an incomplete (or padded) member list must not decide member rules
             issues.append(
                 DataIssue(
                     "member-count",
-                    f"household {hh.id} declares {size} members but the member data has {len(members)}",
+                    f"household {hh.id} declares {size} members but the member data has {len(members)};"
+                    " rules about its members are UNKNOWN",
                     *where,
                     None,
                     str(size),

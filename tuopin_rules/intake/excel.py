@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from tuopin_rules.errors import DataFileError
 from tuopin_rules.intake.files import RawRow, RawTable
@@ -118,16 +119,20 @@ def _read_xlsx(path: Path, match: HeaderMatch, header_row: int | None, sheet: st
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise DataFileError(f"{path}: not a readable Excel workbook ({exc})") from None
+        hint = " (password-protected, or not really an .xlsx file?)" if isinstance(exc, zipfile.BadZipFile) else ""
+        raise DataFileError(f"{path}: not a readable Excel workbook{hint} ({exc})") from None
     try:
         sheets = wb.worksheets
         epoch_1904 = wb.epoch.year == 1904
         tables = []
         for i in _pick([ws.title for ws in sheets], sheet, str(path)):
             ws = sheets[i]
-            table = sheet_table(ws.title, _xlsx_rows(ws, epoch_1904), match, header_row, str(path))
-            # the workbook closes below: read the sheet's rows now
-            table.rows = iter(list(table.rows))
+            try:
+                table = sheet_table(ws.title, _xlsx_rows(ws, epoch_1904), match, header_row, str(path))
+                # the workbook closes below: read the sheet's rows now
+                table.rows = iter(list(table.rows))
+            except (ElementTree.ParseError, zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
+                raise DataFileError(f"{path}: sheet {ws.title!r} is damaged and cannot be read ({exc})") from None
             tables.append(table)
         return tables
     finally:
