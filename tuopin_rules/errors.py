@@ -83,7 +83,7 @@ DATA_ISSUE_CODES: dict[str, str] = {
     "skipped-file": "A file in a data folder that is not a data file of any entity; it was skipped.",
     "no-members": "A household has no member rows although member data were given; member rules are UNKNOWN.",
     "member-count": "A household's declared size differs from its member rows; member rules are UNKNOWN.",
-    "unlinked-children": "Rows that could not be linked may belong to this parent; rules over its children are UNKNOWN.",
+    "unlinked-children": "Unlinked rows may belong to this parent; rules over its children are UNKNOWN.",
     "skipped-sheet": "A sheet of a workbook that holds no data of any entity (a notes or summary sheet); skipped.",
     "lost-precision": "A code or ID number stored as a number with more digits than Excel keeps; the cell is refused.",
     "code-as-number": "A code or ID column stored as numbers, not text; values are kept but leading zeros may be lost.",
