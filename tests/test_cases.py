@@ -77,3 +77,24 @@ def test_yaml_merge_keys_explicit_keys_win() -> None:
     assert doc is not None
     assert doc.data["b"] == {"x": 1, "y": 3}
     assert doc.data["c"] == {"x": 1, "y": 2, "z": 4}
+
+
+def test_a_case_may_expect_an_unreadable_cell(tmp_path: Path) -> None:
+    path = tmp_path / "x.cases.yaml"
+    path.write_text(
+        "standard: cn-national\nas_of: 2020\ncases:\n"
+        "  - name: 收入写成汉字\n    entity: household\n"
+        "    record: {户编号: '1', 脱贫状态: 已脱贫, 人均纯收入: 三千}\n"
+        "    expect: {rules: {household.income: {outcome: UNKNOWN, reason: 'unreadable:per_capita_net_income'}}}\n",
+        encoding="utf-8",
+    )
+    assert run_case_file(path).cases[0].passed
+
+
+def test_a_case_file_names_a_standard_beside_it_by_id(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parent.parent / "rulesets" / "cn-national.yaml").read_text(encoding="utf-8")
+    (tmp_path / "my-province.yaml").write_text(text.replace("standard: cn-national", "standard: my-province"))
+    path = tmp_path / "cases.cases.yaml"
+    path.write_text(CASES.replace("standard: cn-national", "standard: my-province"), encoding="utf-8")
+    result = run_case_file(path)
+    assert result.standard is not None and result.standard.id == "my-province"

@@ -134,3 +134,9 @@ def test_schema_command_prints_the_ruleset_json_schema() -> None:
     schema = json.loads(out)
     assert "rules" in schema["properties"] and "RuleSpec" in schema["$defs"]
     assert schema["$defs"]["RuleSpec"]["additionalProperties"] is False
+
+
+def test_check_names_the_columns_the_standard_needs_but_the_data_lack() -> None:
+    code, out, _ = run("check", "-s", "henan", "--as-of", "2020", str(DEMO))
+    assert code == 0
+    assert "数据中没有这些户字段（用到它们的规则均为无法判断）：有自有住房（owns_house）" in out

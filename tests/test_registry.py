@@ -74,3 +74,15 @@ def test_an_id_in_a_path_folder_shadows_the_bundled_one(tmp_path: Path) -> None:
     (tmp_path / "cn-national.yaml").write_text(text.replace('version: "2016.1"', 'version: "local"'))
     registry.add_standards_path(tmp_path)
     assert load_standard("cn-national").version == "local"
+
+
+def test_a_local_standard_may_extend_the_bundled_one_of_the_same_id(tmp_path: Path) -> None:
+    (tmp_path / "cn-national.yaml").write_text(
+        "standard: cn-national\ntitle: {zh: 本地}\nversion: local\nextends: cn-national\n"
+        "override:\n  parameters:\n    poverty_line: {values: {2020: 4100}}\n",
+        encoding="utf-8",
+    )
+    registry.add_standards_path(tmp_path)
+    standard = load_standard("cn-national")
+    assert standard.version == "local" and len(standard.files) == 2
+    assert standard.files[0].endswith("rulesets/cn-national.yaml")

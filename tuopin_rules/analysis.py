@@ -29,7 +29,7 @@ from tuopin_rules.expr import ast
 from tuopin_rules.expr.parser import to_text
 from tuopin_rules.source import load_yaml_file
 
-__all__ = ["analyse"]
+__all__ = ["absent_fields", "analyse"]
 
 MAX_POINTS = 20_000  # assignments tried per condition; beyond this the condition is not analysed
 _EPS = Decimal("0.000001")
@@ -274,4 +274,38 @@ def _unused(standard: Standard, doc: Any) -> list[Diagnostic]:
                         severity="warning",
                     )
                 )
+    return out
+
+
+def absent_fields(standard: Standard, tables: dict[str, list[Any]], kinds: list[str]) -> dict[str, list[str]]:
+    """Per entity kind, the fields its rules read that no record of the data has (so those rules are
+    UNKNOWN everywhere): what a summary should say once instead of a reason per record."""
+    out: dict[str, list[str]] = {}
+    for kind in kinds:
+        records = tables.get(kind) or []
+        if not records:
+            continue
+        needed: dict[str, None] = {}
+        todo = [t for r in standard.rules if r.entity == kind for t in (r.applies_when, r.require) if t is not None]
+        seen: set[int] = set()
+        while todo:
+            tree = todo.pop()
+            if id(tree) in seen:
+                continue
+            seen.add(id(tree))
+            for node in ast.top_level(tree):
+                if isinstance(node, ast.FieldRef):
+                    derive = standard.derived.get((node.entity, node.name))
+                    if derive is not None:
+                        todo.append(derive)
+                    needed.setdefault(node.name, None)
+        present = {name for r in records for name, v in r.values.items() if v is not None} | {
+            name for r in records for name in r.issues
+        }
+        fields = standard.schema.entities[kind].fields
+        missing = [
+            f"{fields[n].label.zh}（{n}）" for n in needed if n not in present and (kind, n) not in standard.derived
+        ]
+        if missing:
+            out[kind] = missing
     return out

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from tuopin_rules import __version__, load_standard
-from tuopin_rules.analysis import analyse
+from tuopin_rules.analysis import absent_fields, analyse
 from tuopin_rules.compile import Standard, load_standard_file
 from tuopin_rules.errors import DataFileError, EvaluationError, StandardError, StandardNotFoundError, TuopinError
 from tuopin_rules.evaluate.engine import Engine, coerce_as_of
@@ -202,7 +202,13 @@ def check(
     else:
         # with --out - the verdicts own stdout, so the summary goes to stderr
         text = render_summary(
-            summary, dataset.accounts, dataset.issues, lang, standard=f"{standard.id} {standard.version}", as_of=day
+            summary,
+            dataset.accounts,
+            dataset.issues,
+            lang,
+            standard=f"{standard.id} {standard.version}",
+            as_of=day,
+            absent=absent_fields(standard, dataset.tables, list(kinds)),
         )
         click.echo(text, err=to_stdout)
     if strict and dataset.issues:
@@ -375,6 +381,9 @@ def test_cases(paths: tuple[str, ...], verbose: bool, fmt: str) -> None:
                 click.echo(f"  coverage: {gap}")
         total = sum(len(r.cases) for r in results)
         failed = sum(1 for r in results for c in r.cases if not c.passed)
+        gaps = sum(len(r.uncovered) for r in results)
+        if gaps:
+            click.echo(f"coverage incomplete: {gaps} rule(s) lack a PASS or a FAIL case")
         click.echo(f"{total - failed} passed, {failed} failed")
     if any(r.problems for r in results):
         sys.exit(EXIT_ERROR)

@@ -578,7 +578,7 @@ class Explainer:
     def field_evidence(self, node: ast.FieldRef, trace: Trace) -> Evidence:
         rec = trace.record
         f = self.standard.schema.entities[node.entity].fields[node.name]
-        value = trace.value(node)
+        value = trace.value(node) if id(node) in trace.values else rec.values.get(node.name)
         note = None
         kind = "field"
         if node.name in rec.issues:

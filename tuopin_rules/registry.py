@@ -91,14 +91,22 @@ def _entry_points(group: str) -> list[metadata.EntryPoint]:
     return sorted(metadata.entry_points(group=group), key=lambda ep: ep.name)
 
 
-def installed() -> list[Installed]:
-    """Every standard that ``--standard ID`` can name, in precedence order (duplicates removed)."""
-    found: dict[str, Installed] = {}
+def installed(*, all_sources: bool = False) -> list[Installed]:
+    """Every standard that ``--standard ID`` can name, in precedence order.
+
+    Args:
+        all_sources: keep every file of an id (shadowed ones after the one that wins), not only the first.
+    """
+    found: dict[tuple[str, Path], Installed] = {}
+    seen_ids: set[str] = set()
 
     def add(paths: Iterable[Path], origin: str) -> None:
         for folder in paths:
             for f in _standard_files(folder):
-                found.setdefault(f.stem, Installed(f.stem, f, origin))
+                if f.stem in seen_ids and not all_sources:
+                    continue
+                seen_ids.add(f.stem)
+                found.setdefault((f.stem, f.resolve()), Installed(f.stem, f, origin))
 
     add(_extra_paths, "path")
     env = os.environ.get(ENV_VAR, "")

@@ -26,14 +26,24 @@ from tuopin_rules.source import SourceDoc, load_yaml, load_yaml_file
 __all__ = ["Rule", "Standard", "compile_standard", "load_standard_file", "load_standard_text"]
 
 
-def _find(name: str, relative_to: Path | None) -> Path:
-    """Resolve an ``extends`` value: a file relative to the variant, else an installed standard id."""
-    from tuopin_rules.registry import find_standard
+def _find(name: str, relative_to: Path | None, current: Path | None = None) -> Path:
+    """Resolve an ``extends`` value: a file relative to the variant, else an installed standard id.
+
+    A standard never extends itself: a local ``cn-national.yaml`` that ``extends: cn-national`` gets
+    the next standard of that id (the bundled one), not its own file.
+    """
+    from tuopin_rules.errors import StandardNotFoundError
+    from tuopin_rules.registry import find_standard, installed
 
     if relative_to is not None:
         candidate = relative_to / name
         if candidate.is_file():
+            if current is not None and candidate.resolve() == current.resolve():
+                raise StandardNotFoundError("a standard cannot extend itself (a cycle)")
             return candidate
+    for item in installed(all_sources=True):
+        if item.id == name and (current is None or item.file.resolve() != current.resolve()):
+            return item.file
     return find_standard(name)
 
 

@@ -34,6 +34,9 @@ def _w(lang: str, pair: tuple[str, str]) -> str:
 
 
 def _value(raw: Any) -> str:
+    if isinstance(raw, dict) and "value" in raw:  # an annotated value {value:, confidence:}
+        shown = _value(raw["value"])
+        return shown + ("（未核实）" if raw.get("confidence") == "U" else "")
     try:
         value, percent = parse_value(raw)
     except ValueError:

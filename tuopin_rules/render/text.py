@@ -76,8 +76,10 @@ def render_summary(
     as_of: str,
     top: int = 10,
     max_issues: int = 20,
+    absent: dict[str, list[str]] | None = None,
 ) -> str:
-    """The end-of-run summary: outcome counts per entity, most-failed rules, data issues, accounting."""
+    """The end-of-run summary: outcome counts per entity, most-failed rules, missing columns, data
+    issues, accounting. ``absent``: per entity, fields the rules read that no record has."""
     lines = [_t(lang, f"标准 {standard}，评估日期 {as_of}", f"standard {standard}, as of {as_of}")]
     kinds = list(dict.fromkeys(k for (k, _) in summary.outcomes))
     for kind in kinds:
@@ -94,6 +96,15 @@ def render_summary(
         for rule_id, n in summary.rule_unknown.most_common(top):
             mark = _t(lang, "  [参考项]", "  [advisory]") if rule_id in summary.advisory else ""
             lines.append(f"  {n:>5}  {rule_id}  {summary.titles.get(rule_id, '')}{mark}")
+    for kind, names in (absent or {}).items():
+        lines.append(
+            _t(
+                lang,
+                f"数据中没有这些{_ENTITY[lang].get(kind, kind)}字段（用到它们的规则均为无法判断）：",
+                f"the data have no column for these {kind} fields (rules reading them are UNKNOWN): ",
+            )
+            + ", ".join(names)
+        )
     if summary.unverified:
         used = ", ".join(sorted(summary.unverified))
         lines.append(

@@ -149,7 +149,8 @@ def load_chain(doc: SourceDoc, problems: list[Diagnostic], find: Any) -> list[La
             problems.append(at.diagnostic("invalid-value", f"the extends chain is longer than {MAX_CHAIN}"))
             break
         try:
-            path = find(parent, Path(layer.doc.file).parent if layer.doc.file != "<string>" else None)
+            here = Path(layer.doc.file) if layer.doc.file != "<string>" else None
+            path = find(parent, here.parent if here else None, here)
         except Exception as exc:
             problems.append(at.diagnostic("unknown-standard", f"cannot extend {parent!r}: {exc}"))
             break

@@ -202,6 +202,11 @@ def build_param(name: str, spec: ParameterSpec) -> tuple[ParamDef, list[Problem]
         for key, raw in spec.values.items():
             timelines[str(key)] = _timeline(raw, str(key), problems, (key,))
     types = {_type_of(pv.value) for tl in timelines.values() for pv in tl}
+    percents = {pv.percent for tl in timelines.values() for pv in tl if isinstance(pv.value, Decimal)}
+    if len(percents) > 1:
+        problems.append(
+            ((), "values mix percentages (2%) and plain numbers (2 is 200%); write every value as a percent", False)
+        )
     if len(types) > 1:
         problems.append(((), f"values mix types ({', '.join(sorted(types))})", False))
     if not any(timelines.values()) and not problems:
