@@ -94,3 +94,15 @@ def test_county_announcements_never_fail_under_either_county_standard() -> None:
         code, out = run("check", "-s", standard, "--as-of", "2020", announcements, "--format", "json")
         assert code == 0
         assert not [k for k in json.loads(out)["outcomes"] if k.endswith(".FAIL")], standard
+
+
+def test_lint_catches_quieter_ways_of_loosening() -> None:
+    fixtures = Path(__file__).parent / "fixtures" / "variants"
+    expected = {
+        "loosen-derive-true.yaml": "changes how household.housing_safe is derived",
+        "loosen-effective-later.yaml": "changes when veto rule household.income",
+        "loosen-line-new-year.yaml": "loosens cn-national veto rule household.income: poverty_line 4000 → 100",
+    }
+    for name, message in expected.items():
+        warnings = check_variant(load_standard_file(fixtures / name))
+        assert any(message in w.message for w in warnings), (name, [w.message for w in warnings])

@@ -73,6 +73,19 @@ def check_variant(standard: Standard) -> list[Diagnostic]:
             message = _rule_message(change)
             if message:
                 out.append(at.diagnostic(CODE, message, key=True, severity="warning"))
+        elif change.kind == "field" and change.action == "modify":
+            entity, _, name = change.name.partition(".")
+            readers = [r.id for r in veto.values() if r.entity == entity and _reads(r, standard, entity, name)]
+            if readers:
+                out.append(
+                    at.diagnostic(
+                        CODE,
+                        f"changes how {change.name} is derived, which veto rule(s) {', '.join(readers)} of "
+                        f"{base.id} read (check it is not looser)",
+                        key=True,
+                        severity="warning",
+                    )
+                )
         elif change.kind == "parameter" and change.action == "replace":
             before, after = base.params.get(change.name), standard.params.get(change.name)
             if before is None or after is None:
@@ -81,7 +94,7 @@ def check_variant(standard: Standard) -> list[Diagnostic]:
             for rule in veto.values():
                 ways = _direction(rule, change.name)
                 for point, value in new.items():
-                    previous = old.get(point, old.get((None, point[1])) or old.get(("default", point[1])))
+                    previous = old.get(point) or _in_force(before, point)
                     if previous is None or previous == value:
                         continue
                     raised = value > previous
@@ -99,6 +112,37 @@ def check_variant(standard: Standard) -> list[Diagnostic]:
     return out
 
 
+def _in_force(p: ParamDef, point: tuple[str | None, str]) -> Decimal | None:
+    """The base's value at a point the variant adds (e.g. a new year key): what was in force then."""
+    import datetime as dt
+
+    try:
+        day = dt.date.min if point[1] == "always" else dt.date.fromisoformat(point[1])
+        value = p.lookup(day, point[0]).value
+    except Exception:  # noqa: BLE001 - no value in force there: nothing to compare with
+        return None
+    return value if isinstance(value, Decimal) else None
+
+
+def _reads(rule: Rule, standard: Standard, entity: str, name: str) -> bool:
+    """True if ``rule`` reads the field (directly or through derived fields)."""
+    todo = [t for t in (rule.require, rule.applies_when) if t is not None]
+    seen: set[int] = set()
+    while todo:
+        tree = todo.pop()
+        if id(tree) in seen:
+            continue
+        seen.add(id(tree))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FieldRef):
+                if (node.entity, node.name) == (entity, name):
+                    return True
+                derive = standard.derived.get((node.entity, node.name))
+                if derive is not None:
+                    todo.append(derive)
+    return False
+
+
 def _rule_message(change: Change) -> str | None:
     if change.action == "disable":
         return f"disables veto rule {change.name} of the base standard"
@@ -108,4 +152,6 @@ def _rule_message(change: Change) -> str | None:
             return f"makes veto rule {change.name} of the base standard advisory"
         if before.require != after.require or before.applies_when != after.applies_when:
             return f"rewrites the condition of veto rule {change.name} of the base standard (check it is not looser)"
+        if before.effective != after.effective:
+            return f"changes when veto rule {change.name} of the base standard is in force"
     return None
