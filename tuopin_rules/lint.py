@@ -119,7 +119,7 @@ def _in_force(p: ParamDef, point: tuple[str | None, str]) -> Decimal | None:
     try:
         day = dt.date.min if point[1] == "always" else dt.date.fromisoformat(point[1])
         value = p.lookup(day, point[0]).value
-    except Exception:  # noqa: BLE001 - no value in force there: nothing to compare with
+    except Exception:
         return None
     return value if isinstance(value, Decimal) else None
 
