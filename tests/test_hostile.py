@@ -322,3 +322,18 @@ def test_damaged_and_encrypted_workbooks_are_clean_errors(national: Standard) ->
         read_dataset(national.schema, [str(fixtures / "badxml.xlsx")])
     with pytest.raises(DataFileError, match="password-protected"):
         read_dataset(national.schema, [str(fixtures / "encrypted.xlsx")])
+
+
+def test_repeated_headers_and_totals_rows_are_not_households(national: Standard, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "h.csv",
+        "户编号,户主姓名,人均纯收入\n0001,张三,5000\n户编号,户主姓名,人均纯收入\n0002,李四,6000\n合计,,11000\n",
+    )
+    ds = read_dataset(national.schema, [str(path)])
+    assert [r.id for r in ds.tables["household"]] == ["0001", "0002"]
+    (acc,) = ds.accounts
+    assert (acc.rows_read, acc.records, acc.rejected) == (4, 2, 2)
+    assert [i.message.split(";")[0] for i in ds.issues] == [
+        "the header row repeated (a page break in the export?)",
+        "a totals row (合计)",
+    ]

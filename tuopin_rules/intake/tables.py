@@ -182,6 +182,8 @@ def read_table(
     seen: dict[str, int] = {}
     for raw in table.rows:
         account.rows_read += 1
+        if raw.problem is None:
+            raw.problem = _not_a_record(raw.cells)
         if raw.problem is not None:
             account.rejected += 1
             issues.append(_issue("bad-row", raw.problem, file, raw.row, raw=raw.raw, entity=kind))
@@ -254,6 +256,21 @@ def read_table(
         issues = [_relocate(i, table, path) if i.file == file else i for i in issues]
     account.records = len(records)
     return kind, records, issues, account
+
+
+_TOTALS = frozenset({"合计", "总计", "小计", "合 计", "总 计", "汇总", "total"})
+
+
+def _not_a_record(cells: Mapping[str, Any]) -> str | None:
+    """Rows an export repeats that are not records: the header again (page breaks), or a totals row."""
+    values = [str(v).strip() for v in cells.values() if v is not None and str(v).strip()]
+    if values and sum(1 for h, v in cells.items() if v is not None and str(v).strip() == str(h).strip()) >= max(
+        2, len(values) // 2
+    ):
+        return "the header row repeated (a page break in the export?); not a record"
+    if values and values[0].replace(" ", "").lower() in _TOTALS or any(v in _TOTALS for v in values[:3]):
+        return f"a totals row ({values[0]}); not a record"
+    return None
 
 
 def read_file(
