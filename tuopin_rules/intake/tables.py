@@ -268,7 +268,7 @@ def _not_a_record(cells: Mapping[str, Any]) -> str | None:
         2, len(values) // 2
     ):
         return "the header row repeated (a page break in the export?); not a record"
-    if values and values[0].replace(" ", "").lower() in _TOTALS or any(v in _TOTALS for v in values[:3]):
+    if (values and values[0].replace(" ", "").lower() in _TOTALS) or any(v in _TOTALS for v in values[:3]):
         return f"a totals row ({values[0]}); not a record"
     return None
 
