@@ -13,9 +13,10 @@ Every row is accounted for: it becomes a record or a rejected row with a data is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from tuopin_rules.entities.records import Record, index_tables, link, record_from_mapping, resolve_header
 from tuopin_rules.entities.schema import ENTITY_KINDS, FieldDef, Schema
