@@ -20,6 +20,7 @@ from tuopin_rules.analysis import absent_fields, analyse
 from tuopin_rules.compile import Standard, load_standard_file
 from tuopin_rules.errors import DataFileError, EvaluationError, StandardError, StandardNotFoundError, TuopinError
 from tuopin_rules.evaluate.engine import Engine, coerce_as_of
+from tuopin_rules.evaluate.vector import fill_summary, preferred_backend
 from tuopin_rules.expr.parser import to_text
 from tuopin_rules.intake.tables import Dataset, read_dataset
 from tuopin_rules.lint import check_variant
@@ -169,8 +170,11 @@ def check(
     try:
         total = sum(len(dataset.tables.get(k, [])) for k in kinds)
         show = sys.stderr.isatty() and total >= PROGRESS_MIN
+        if sink is None and preferred_backend() == "vector":  # counts only: the vector engine, same summary
+            fill_summary(summary, engine.evaluate_batch(dataset, day, entities=kinds), lang)
+            show = False
         with click.progressbar(length=total, label="evaluating", file=sys.stderr, hidden=not show) as bar:
-            for verdict in _verdicts(engine, dataset, kinds, day):
+            for verdict in _verdicts(engine, dataset, kinds, day) if not summary.outcomes else ():
                 summary.add(verdict, lang)
                 bar.update(1)
                 if sink is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuopin_rules.compile import Rule, Standard
 from tuopin_rules.entities.records import Record, link, record_from_mapping
@@ -17,6 +17,9 @@ from tuopin_rules.errors import DataIssue, EvaluationError
 from tuopin_rules.evaluate.scalar import DerivedCache, Trace, evaluate
 from tuopin_rules.explain import Explainer
 from tuopin_rules.verdicts import Citation, Localized, Outcome, RuleResult, StandardRef, Verdict
+
+if TYPE_CHECKING:
+    from tuopin_rules.evaluate.vector import BatchResult
 
 __all__ = ["Engine", "coerce_as_of", "entity_outcome"]
 
@@ -112,17 +115,7 @@ class Engine:
     ) -> Verdict:
         """Evaluate a built (and linked) record; ``issues`` are its data issues, carried in the verdict."""
         day = coerce_as_of(as_of)
-        start, until = self.standard.effective_from, self.standard.effective_until
-        if until is not None and day >= until:
-            raise EvaluationError(
-                f"standard {self.standard.id} is in force until {until.isoformat()} (exclusive);"
-                f" as_of {day.isoformat()} is after it"
-            )
-        if start is not None and day < start:
-            raise EvaluationError(
-                f"standard {self.standard.id} is in force from {start.isoformat()};"
-                f" as_of {day.isoformat()} is before it"
-            )
+        self.check_in_force(day)
         cache: DerivedCache = {}
         results = [self.evaluate_rule(rule, record, day, cache) for rule in self.standard.rules_for(record.entity, day)]
         return Verdict(
@@ -135,6 +128,41 @@ class Engine:
             source=record.source,
             data_issues=[i.to_dict() for i in issues or []],
         )
+
+    def check_in_force(self, day: dt.date) -> None:
+        """Raise :class:`EvaluationError` if the standard is not in force on ``day``."""
+        start, until = self.standard.effective_from, self.standard.effective_until
+        if until is not None and day >= until:
+            raise EvaluationError(
+                f"standard {self.standard.id} is in force until {until.isoformat()} (exclusive);"
+                f" as_of {day.isoformat()} is after it"
+            )
+        if start is not None and day < start:
+            raise EvaluationError(
+                f"standard {self.standard.id} is in force from {start.isoformat()};"
+                f" as_of {day.isoformat()} is before it"
+            )
+
+    def evaluate_batch(
+        self,
+        data: Any,
+        as_of: int | str | dt.date,
+        *,
+        backend: str = "vector",
+        entities: Iterable[str] | None = None,
+    ) -> BatchResult:
+        """Evaluate whole tables: per rule an outcome and a reason-code column for every row.
+
+        ``backend="vector"`` lowers the rules to polars expressions; ``"scalar"`` evaluates record by
+        record (the reference); both return the same frames (:mod:`tuopin_rules.evaluate.vector`).
+        Needs polars (``pip install "tuopin-rules[batch]"``).
+
+        Raises:
+            EvaluationError: polars missing, unknown backend, bad ``as_of``, or no parameter value.
+        """
+        from tuopin_rules.evaluate.vector import evaluate_batch
+
+        return evaluate_batch(self, data, as_of, backend=backend, entities=entities)
 
     def evaluate_all(
         self,
