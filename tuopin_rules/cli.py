@@ -25,7 +25,7 @@ from tuopin_rules.expr.parser import to_text
 from tuopin_rules.intake.tables import Dataset, read_dataset
 from tuopin_rules.lint import check_variant
 from tuopin_rules.registry import ENV_VAR, add_standards_path, installed, installed_standards
-from tuopin_rules.render.text import Summary, render_summary, render_verdict
+from tuopin_rules.render.text import Summary, render_diff, render_summary, render_verdict
 from tuopin_rules.verdicts import Outcome, Verdict
 
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
@@ -324,6 +324,69 @@ def lint(paths: tuple[str, ...], fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     sys.exit(EXIT_ERROR if errors else EXIT_OK)
+
+
+@main.command(name="diff")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@click.argument("data", nargs=-1, required=True, metavar="DATA...")
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="YEAR|DATE",
+    help="Evaluation date of a side written without @DATE (e.g. cn-national@2019).",
+)
+@click.option(
+    "--entity",
+    "entities",
+    multiple=True,
+    type=click.Choice(["household", "village", "county"]),
+    help="Compare only these entity kinds (default: households, villages, counties).",
+)
+@click.option("--limit", default=50, show_default=True, help="How many flipped records to list in text output.")
+@header_row_option
+@sheet_option
+@lang_option
+@format_option
+def diff_cmd(
+    old: str,
+    new: str,
+    data: tuple[str, ...],
+    as_of: str | None,
+    entities: tuple[str, ...],
+    limit: int,
+    header_row: int | None,
+    sheet: str | None,
+    lang: str,
+    fmt: str,
+) -> None:
+    """Evaluate DATA under OLD and NEW and list the records whose verdict flips, by rule and by village.
+
+    OLD and NEW are standards (ids or files), each optionally with @DATE: `tuopin diff cn-national@2019
+    cn-national@2020 DATA` shows what the 2020 poverty line changes; `tuopin diff cn-national henan
+    --as-of 2020 DATA` what the provincial standard changes.
+    """
+    from tuopin_rules.compare import Side, compare, parse_side
+
+    sides = []
+    for text in (old, new):
+        try:
+            name, day = parse_side(text, as_of)
+        except EvaluationError as exc:
+            raise click.BadParameter(str(exc), param_hint=text) from None
+        if day is None:
+            raise click.UsageError(f"{text}: give a date as {text}@YEAR or with --as-of")
+        standard = _load(name)
+        sides.append(Side(standard, _dataset(standard, data, header_row, sheet), day))
+    try:
+        result = compare(sides[0], sides[1], entities or ("household", "village", "county"))
+    except EvaluationError as exc:
+        _fail(str(exc))
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(render_diff(result, lang, limit=limit))
 
 
 @main.command(name="test")

@@ -282,7 +282,7 @@ def make_members(rng: random.Random, size: int, code: str, used: set[str]) -> li
                 "是否参加城乡居民基本医疗保险": "是",
                 "是否参加城镇职工基本医疗保险": "否",
                 "参加大病医疗": "是",
-                "是否义务教育阶段适龄儿童少年失学辍学": "否" if 6 <= age <= 15 else "",
+                "是否义务教育阶段适龄儿童少年失学辍学": "否" if 6 <= age <= 16 else "",
                 "age": str(age),
             }
         )

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from tuopin_rules.compare import VerdictDiff
 from tuopin_rules.errors import DataIssue
 from tuopin_rules.intake.tables import FileAccount
 from tuopin_rules.verdicts import Outcome, RuleResult, Verdict
@@ -198,3 +199,56 @@ def render_verdict(verdict: Verdict, lang: str, *, only: Iterable[Outcome] | Non
         if keep is None or r.outcome in keep:
             lines.extend(_result_lines(r, lang))
     return "\n".join(lines)
+
+
+def render_diff(diff: VerdictDiff, lang: str, *, limit: int = 50) -> str:
+    """What changes between two evaluations: counts, by rule, by village, and the flipped records."""
+    out = [_t(lang, f"比较 {diff.old.label} → {diff.new.label}", f"comparing {diff.old.label} → {diff.new.label}")]
+    flips_by_kind = Counter(f.entity for f in diff.flips)
+    for kind, total in diff.evaluated.items():
+        out.append(
+            _t(
+                lang,
+                f"  {_ENTITY[lang].get(kind, kind)} {total} 条中结论变化 {flips_by_kind[kind]} 条",
+                f"  {_ENTITY[lang].get(kind, kind)}: {flips_by_kind[kind]} of {total} verdicts change",
+            )
+        )
+    if not diff.flips:
+        out.append(_t(lang, "没有结论变化。", "no verdict changes."))
+    else:
+        out.append(_t(lang, "按规则：", "by rule:"))
+        for (rule, a, b), n in diff.by_rule().most_common():
+            out.append(f"  {n:>5}  {rule}  {_word(a, lang)} → {_word(b, lang)}")
+        out.append(_t(lang, "按村：", "by village:"))
+        for village, n in diff.by_village().most_common():
+            out.append(f"  {n:>5}  {village}")
+        out.append(_t(lang, "变化的记录：", "records that flip:"))
+        for f in diff.flips[:limit]:
+            rules = "; ".join(
+                f"{rid} {_word(a.value if a else '-', lang)}→{_word(b.value if b else '-', lang)}"
+                for rid, (a, b) in f.rules.items()
+            )
+            where = f"（{f.village}）" if f.village and lang == "zh" else (f" ({f.village})" if f.village else "")
+            out.append(
+                f"  {_ENTITY[lang].get(f.entity, f.entity)} {f.id}{where}: "
+                f"{_word(f.old.value, lang)} → {_word(f.new.value, lang)}; {rules}"
+            )
+        if len(diff.flips) > limit:
+            out.append(
+                _t(
+                    lang,
+                    f"  ……另有 {len(diff.flips) - limit} 条（--limit 或 --format json 查看全部）",
+                    f"  ... and {len(diff.flips) - limit} more (--limit or --format json)",
+                )
+            )
+    for label, keys in (
+        (_t(lang, "仅在旧数据中", "only on the old side"), diff.only_old),
+        (_t(lang, "仅在新数据中", "only on the new side"), diff.only_new),
+    ):
+        if keys:
+            out.append(f"{label}: {len(keys)}")
+    return "\n".join(out)
+
+
+def _word(outcome: str, lang: str) -> str:
+    return _OUTCOME[lang][Outcome(outcome)] if outcome in Outcome.__members__ else outcome

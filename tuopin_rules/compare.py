@@ -1,0 +1,167 @@
+"""Compare two evaluations of the same data: which entities' verdicts flip, and which rules made them.
+
+The two sides may be two standards, two versions of one, or one standard at two ``as_of`` dates
+(``cn-national@2019`` against ``cn-national@2020``). The data are read once per side, against each
+side's own schema, so a standard that adds fields reads them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuopin_rules.compile import Standard
+from tuopin_rules.evaluate.engine import Engine, coerce_as_of
+from tuopin_rules.intake.tables import Dataset
+from tuopin_rules.verdicts import Outcome, Verdict
+
+__all__ = ["Flip", "Side", "VerdictDiff", "compare"]
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a standard, the data read against it, and an evaluation date."""
+
+    standard: Standard
+    dataset: Dataset
+    as_of: dt.date
+
+    @property
+    def label(self) -> str:
+        """``cn-national 2016.1 @ 2020-12-31``."""
+        return f"{self.standard.id} {self.standard.version} @ {self.as_of.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Flip:
+    """An entity whose verdict differs between the sides, with the rules whose outcome changed.
+
+    ``rules`` maps rule id -> (old outcome, new outcome); a rule present on one side only has
+    ``None`` on the other.
+    """
+
+    entity: str
+    id: str | None
+    village: str | None
+    old: Outcome
+    new: Outcome
+    rules: dict[str, tuple[Outcome | None, Outcome | None]]
+
+
+@dataclass
+class VerdictDiff:
+    """The result of :func:`compare`."""
+
+    old: Side
+    new: Side
+    flips: list[Flip] = field(default_factory=list)
+    evaluated: Counter[str] = field(default_factory=Counter)
+    only_old: list[tuple[str, str | None]] = field(default_factory=list)
+    only_new: list[tuple[str, str | None]] = field(default_factory=list)
+
+    def by_rule(self) -> Counter[tuple[str, str, str]]:
+        """(rule id, old outcome, new outcome) -> number of flipped entities it changed for."""
+        counts: Counter[tuple[str, str, str]] = Counter()
+        for f in self.flips:
+            for rule_id, (a, b) in f.rules.items():
+                counts[(rule_id, a.value if a else "-", b.value if b else "-")] += 1
+        return counts
+
+    def by_village(self) -> Counter[str]:
+        """Village -> number of flipped entities in it (households by their village; villages by themselves)."""
+        return Counter(f.village or "?" for f in self.flips)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "old": {
+                "standard": self.old.standard.id,
+                "version": self.old.standard.version,
+                "as_of": self.old.as_of.isoformat(),
+            },
+            "new": {
+                "standard": self.new.standard.id,
+                "version": self.new.standard.version,
+                "as_of": self.new.as_of.isoformat(),
+            },
+            "evaluated": dict(self.evaluated),
+            "flips": [
+                {
+                    "entity": f.entity,
+                    "id": f.id,
+                    "village": f.village,
+                    "old": f.old.value,
+                    "new": f.new.value,
+                    "rules": {k: [a.value if a else None, b.value if b else None] for k, (a, b) in f.rules.items()},
+                }
+                for f in self.flips
+            ],
+            "by_rule": [{"rule": r, "old": a, "new": b, "count": n} for (r, a, b), n in sorted(self.by_rule().items())],
+            "by_village": dict(sorted(self.by_village().items())),
+            "only_old": [list(x) for x in self.only_old],
+            "only_new": [list(x) for x in self.only_new],
+        }
+
+
+def _village_of(kind: str, record: Any) -> str | None:
+    if kind == "village":
+        return str(record.values.get("village_name") or record.id)
+    parent = record.parent
+    while parent is not None and parent.entity != "village":
+        parent = parent.parent
+    if parent is not None:
+        return str(parent.values.get("village_name") or parent.id)
+    name = record.values.get("village_name")
+    return str(name) if name is not None else None
+
+
+def _verdicts(side: Side, kinds: tuple[str, ...]) -> dict[tuple[str, str | None], tuple[Verdict, Any]]:
+    engine = Engine(side.standard)
+    out: dict[tuple[str, str | None], tuple[Verdict, Any]] = {}
+    for kind in kinds:
+        for record in side.dataset.tables.get(kind, []):
+            out[(kind, record.id)] = (engine.evaluate_record(record, side.as_of), record)
+    return out
+
+
+def compare(old: Side, new: Side, kinds: tuple[str, ...] = ("household", "village", "county")) -> VerdictDiff:
+    """Evaluate both sides and list the entities whose verdict differs.
+
+    Raises:
+        EvaluationError: when a side's standard has no value in force on its date.
+    """
+    old_v, new_v = _verdicts(old, kinds), _verdicts(new, kinds)
+    diff = VerdictDiff(old, new)
+    for key, (nv, record) in new_v.items():
+        diff.evaluated[key[0]] += 1
+        if key not in old_v:
+            diff.only_new.append(key)
+            continue
+        ov = old_v[key][0]
+        if ov.outcome is nv.outcome:
+            continue
+        before = {r.rule_id: r.outcome for r in ov.results}
+        after = {r.rule_id: r.outcome for r in nv.results}
+        severity = {r.rule_id: r.severity for r in ov.results}
+        severity_after = {r.rule_id: r.severity for r in nv.results}
+        changed = {
+            rid: (before.get(rid), after.get(rid))
+            for rid in dict.fromkeys([*before, *after])
+            if before.get(rid) is not after.get(rid)
+            # the same outcome can decide now: an advisory FAIL that became a veto FAIL
+            or (severity.get(rid) != severity_after.get(rid) and after.get(rid) is not Outcome.PASS)
+        }
+        diff.flips.append(Flip(key[0], key[1], _village_of(key[0], record), ov.outcome, nv.outcome, changed))
+    diff.only_old = [k for k in old_v if k not in new_v]
+    return diff
+
+
+def parse_side(text: str, default_as_of: str | None) -> tuple[str, dt.date | None]:
+    """``cn-national@2019`` -> ("cn-national", 2019-12-31); ``cn-national`` -> (it, the default)."""
+    name, sep, when = text.rpartition("@") if "@" in text else (text, "", "")
+    if not sep:
+        name = text
+    chosen = when or default_as_of
+    return name, coerce_as_of(chosen) if chosen else None
