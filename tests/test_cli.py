@@ -140,3 +140,9 @@ def test_check_names_the_columns_the_standard_needs_but_the_data_lack() -> None:
     code, out, _ = run("check", "-s", "henan", "--as-of", "2020", str(DEMO))
     assert code == 0
     assert "数据中没有这些户字段（用到它们的规则均为无法判断）：有自有住房（owns_house）" in out
+
+
+def test_check_evaluates_standards_with_related_records_and_unique() -> None:
+    fixture = Path(__file__).parent / "fixtures" / "monitoring"
+    code, out, _ = run("check", "-s", str(fixture / "dq-monitoring.yaml"), "--as-of", "2023-06-30", str(fixture))
+    assert code == 0 and "村 2: 通过 1, 不通过 1" in out
