@@ -85,3 +85,38 @@ def test_a_declared_table_with_an_unknown_parent_is_an_error() -> None:
             """
         )
     assert "unknown parent 'persn'" in info.value.diagnostics[0].message
+
+
+def test_check_and_explain_evaluate_rules_of_a_declared_table(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tuopin_rules.cli import main
+
+    text = """\
+standard: spells
+title: {zh: 务工}
+version: "1"
+sources:
+  doc: {title: t, issuer: i, date: "2020"}
+entities:
+  work_spell:
+    label: {zh: 外出务工信息}
+    id: spell_id
+    parent: {entity: member, key: person_id}
+    fields:
+      spell_id: {type: text, label: {zh: 务工记录编号}, aliases: [务工记录编号]}
+      person_id: {type: text, label: {zh: 人编号}, aliases: [人编号]}
+      months: {type: integer, label: {zh: 务工时间（月）}, aliases: [务工时间（月）]}
+rules:
+  - {id: spell.months, entity: work_spell, title: {zh: 月数}, source: doc, require: months between 0 and 12}
+"""
+    std = tmp_path / "spells.yaml"
+    std.write_text(text, encoding="utf-8")
+    data = tmp_path / "w.csv"
+    data.write_text("务工记录编号,人编号,务工时间（月）\nw1,a,6\nw2,a,13\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", "-s", str(std), "--as-of", "2020", f"work_spell={data}"])
+    assert result.exit_code == 0 and "work_spell 2:" in result.stdout
+    result = CliRunner().invoke(
+        main, ["explain", "-s", str(std), "--as-of", "2020", f"work_spell={data}", "--id", "w2"]
+    )
+    assert result.exit_code == 0 and "不通过" in result.stdout

@@ -337,3 +337,10 @@ def test_repeated_headers_and_totals_rows_are_not_households(national: Standard,
         "the header row repeated (a page break in the export?)",
         "a totals row (合计)",
     ]
+
+
+@pytest.mark.parametrize("total", ["合计：2户", "总计(户)", "合　计", "小计"])
+def test_totals_row_variants(national: Standard, tmp_path: Path, total: str) -> None:
+    path = write(tmp_path / "h.csv", f"户编号,人均纯收入\n0001,5000\n{total},5000\n")
+    ds = read_dataset(national.schema, [str(path)])
+    assert [r.id for r in ds.tables["household"]] == ["0001"]

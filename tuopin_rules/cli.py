@@ -124,7 +124,7 @@ def main(standards_path: tuple[str, ...]) -> None:
     "--entity",
     "entities",
     multiple=True,
-    type=click.Choice(["household", "village", "county", "member", "sample"]),
+    metavar="KIND",
     help="Evaluate only these entity kinds (default: every kind the standard has rules for).",
 )
 @click.option("--fail-on-fail", is_flag=True, help="Exit 1 when any entity verdict is FAIL (for CI gates).")
@@ -156,7 +156,14 @@ def check(
     dataset = _dataset(standard, data, header_row, sheet)
     engine = Engine(standard)
     kinds = entities or tuple(
-        k for k in ("household", "village", "county", "member", "sample") if any(r.entity == k for r in standard.rules)
+        k
+        for k in [
+            "household",
+            "village",
+            "county",
+            *(k for k in standard.schema.kinds() if k not in ("household", "village", "county")),
+        ]
+        if any(r.entity == k for r in standard.rules)
     )
     summary = Summary()
     to_stdout = out == "-"
@@ -252,7 +259,7 @@ def _verdicts(engine: Engine, dataset: Dataset, kinds: tuple[str, ...], day: str
 @click.option("--id", "ident", required=True, help="The household code, village code or county name to explain.")
 @click.option(
     "--entity",
-    type=click.Choice(["household", "village", "county", "member", "sample"]),
+    metavar="KIND",
     default=None,
     help="The entity kind of --id (default: the first kind that has it).",
 )
@@ -277,7 +284,12 @@ def explain(
     day = _as_of(as_of)
     standard = _load(standard_name)
     dataset = _dataset(standard, data, header_row, sheet)
-    kinds = [entity] if entity else ["household", "village", "county", "member", "sample"]
+    kinds = (
+        [entity]
+        if entity
+        else [k for k in ("household", "village", "county") if k in standard.schema.entities]
+        + [k for k in standard.schema.kinds() if k not in ("household", "village", "county")]
+    )
     ident = unicodedata.normalize("NFKC", ident).strip()  # ids in the data are read the same way
     record = next((r for k in kinds if (r := dataset.find(k, ident)) is not None), None)
     if record is None:

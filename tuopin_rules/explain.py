@@ -414,6 +414,9 @@ class Explainer:
         field = ent.fields.get(path)
         if field is not None:
             return field.label.get(lang) + self._unreadable(record, path, lang)
+        relations = {*self.standard.schema.entities, "head"}
+        if "[" not in path and all(part in relations for part in path.split(".")):
+            return self.related_label(tuple(path.split(".")), "记录" if lang == "zh" else "record", lang)
         if "." in path and "[" not in path:
             *rels, name = path.split(".")
             target = record

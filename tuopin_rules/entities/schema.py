@@ -170,6 +170,8 @@ class Schema:
             return f"entity {kind!r}: unknown parent {spec.parent.entity!r}"
         if spec.id not in spec.fields:
             return f"entity {kind!r}: its id field {spec.id!r} is not among its fields"
+        if spec.parent is not None and spec.parent.key not in spec.fields:
+            return f"entity {kind!r}: its parent key {spec.parent.key!r} is not among its fields"
         ed = EntityDef(
             name=kind,
             label=spec.label,

@@ -13,6 +13,7 @@ Every row is accounted for: it becomes a record or a rejected row with a data is
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -259,7 +260,7 @@ def read_table(
     return kind, records, issues, account
 
 
-_TOTALS = frozenset({"合计", "总计", "小计", "合 计", "总 计", "汇总", "total"})
+_TOTALS = ("合计", "总计", "小计", "汇总", "total")  # a cell starting with one of these (合计：2户, 总计(户))
 
 
 def _not_a_record(cells: Mapping[str, Any]) -> str | None:
@@ -269,7 +270,8 @@ def _not_a_record(cells: Mapping[str, Any]) -> str | None:
         2, len(values) // 2
     ):
         return "the header row repeated (a page break in the export?); not a record"
-    if (values and values[0].replace(" ", "").lower() in _TOTALS) or any(v in _TOTALS for v in values[:3]):
+    folded = ["".join(unicodedata.normalize("NFKC", v).split()).lower() for v in values[:3]]
+    if any(f.startswith(t) for f in folded for t in _TOTALS):
         return f"a totals row ({values[0]}); not a record"
     return None
 
