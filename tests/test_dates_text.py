@@ -100,3 +100,10 @@ def test_bad_constant_arguments_are_load_errors(call: str, message: str) -> None
         inline_standard(f"rules:\n  - {{id: r, entity: member, title: {{zh: r}}, source: doc, require: '{call}'}}\n")
     (d,) = info.value.diagnostics
     assert d.code == "bad-argument" and message in d.message
+
+
+def test_date_comparisons_read_as_before_and_after() -> None:
+    v = Engine(STANDARD).evaluate("household", {"household_id": "1", "消除监测时间": "2022-03-31"}, 2022)
+    r = next(x for x in v.results if x.rule_id == "after_2022")
+    assert r.reason.zh == "消除监测时间 2022-03-31，早于 2022-04-01"
+    assert r.reason.en == "消除监测时间 2022-03-31 is before 2022-04-01"

@@ -17,7 +17,17 @@ from tuopin_rules.entities.records import Record
 from tuopin_rules.evaluate.scalar import Trace
 from tuopin_rules.expr import ast
 from tuopin_rules.expr.parser import to_text
-from tuopin_rules.i18n import COMPARE_FAIL, COMPARE_PASS, FUNCTION_NAMES, fmt_number, fmt_percent, fmt_plain, phrase
+from tuopin_rules.i18n import (
+    COMPARE_FAIL,
+    COMPARE_PASS,
+    DATE_FAIL,
+    DATE_PASS,
+    FUNCTION_NAMES,
+    fmt_number,
+    fmt_percent,
+    fmt_plain,
+    phrase,
+)
 from tuopin_rules.verdicts import Evidence, Gap, Localized, Outcome
 
 __all__ = ["Explainer"]
@@ -200,6 +210,8 @@ class Explainer:
             case ast.Not(operand=o):
                 return self.why(o, trace, lang, not want)
             case ast.Compare(op=op, left=a, right=b):
+                if op in DATE_PASS and isinstance(trace.value(a), dt.date):
+                    table = DATE_PASS if want else DATE_FAIL
                 word = table[op][1 if lang == "en" else 0]
                 joiner = "，" if lang == "zh" else " "
                 left = self._pair(a, trace, lang, like=b)
@@ -685,7 +697,9 @@ def _year_like(node: ast.Expr) -> bool:
 
 def _constant(node: ast.Expr) -> bool:
     """True for an expression of literals only (``-3``, ``2 * 5``): shown by its value alone."""
-    return all(isinstance(n, (ast.Literal, ast.Neg, ast.Arith)) for n in ast.walk(node))
+    return all(isinstance(n, (ast.Literal, ast.Neg, ast.Arith, ast.FuncCall)) for n in ast.walk(node)) and not (
+        isinstance(node, ast.FuncCall) and not node.args
+    )
 
 
 def _all_notes(trace: Trace) -> list[str]:

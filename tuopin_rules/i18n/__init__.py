@@ -16,7 +16,17 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-__all__ = ["COMPARE_FAIL", "COMPARE_PASS", "FUNCTION_NAMES", "PHRASES", "fmt_number", "fmt_percent", "phrase"]
+__all__ = [
+    "COMPARE_FAIL",
+    "COMPARE_PASS",
+    "DATE_FAIL",
+    "DATE_PASS",
+    "FUNCTION_NAMES",
+    "PHRASES",
+    "fmt_number",
+    "fmt_percent",
+    "phrase",
+]
 
 #: how a comparison that did not hold is worded: op -> (zh, en)
 COMPARE_FAIL: dict[str, tuple[str, str]] = {
@@ -59,6 +69,20 @@ FUNCTION_NAMES: dict[str, tuple[str, str]] = {
     "starts_with": ("开头为", "starts_with"),
     "ends_with": ("结尾为", "ends_with"),
     "unique": ("不重复", "unique"),
+}
+
+#: comparisons of dates that did not hold / held
+DATE_FAIL: dict[str, tuple[str, str]] = {
+    ">": ("不晚于", "is not after"),
+    ">=": ("早于", "is before"),
+    "<": ("不早于", "is not before"),
+    "<=": ("晚于", "is after"),
+}
+DATE_PASS: dict[str, tuple[str, str]] = {
+    ">": ("晚于", "is after"),
+    ">=": ("不早于", "is not before"),
+    "<": ("早于", "is before"),
+    "<=": ("不晚于", "is not after"),
 }
 
 PHRASES: dict[str, tuple[str, str]] = {
