@@ -58,124 +58,187 @@ class _Planner:
         self.counter = 0
 
     def prepare(self, entity: str, trees: list[ast.Expr]) -> tuple[pl.LazyFrame, Lowerer]:
-        """The entity's table with the aggregates of ``trees`` joined, and a lowerer over it."""
+        """The entity's table with the aggregates of ``trees`` joined, and a lowerer over it.
+
+        The aggregates over one collection share one lowering of the child table (a derived child
+        field such as ``age`` is computed once), one ``group_by`` and one join.
+        """
         table = self.tables[entity]
         frame = table.frame.lazy()
         aggs: dict[int, AggColumns] = {}
         extra_fallback: list[pl.Expr] = []
+        groups: dict[str, list[ast.Aggregate]] = {}
         for node in _needed(self.standard, entity, trees):
-            frame, cols, fb = self.aggregate(frame, table, node)
-            aggs[id(node)] = cols
-            extra_fallback.append(fb)
+            groups.setdefault(node.collection, []).append(node)
+        for nodes in groups.values():
+            frame, cols = self.aggregate(frame, table, nodes)
+            for node, (c, fb) in zip(nodes, cols, strict=True):
+                aggs[id(node)] = c
+                extra_fallback.append(fb)
         lowerer = Lowerer(self.standard, self.as_of, table, aggs)
         lowerer.fallback.extend(extra_fallback)
         return frame, lowerer
 
     def aggregate(
-        self, frame: pl.LazyFrame, table: EntityTable, node: ast.Aggregate
-    ) -> tuple[pl.LazyFrame, AggColumns, pl.Expr]:
-        n = self.counter = self.counter + 1
-        v, m, f = f"__a{n}_v", f"__a{n}_m", f"__a{n}_f"
-        has = pl.col(f"__has_{node.collection}") if f"__has_{node.collection}" in table.frame.columns else pl.lit(False)
-        child_table = self.tables.get(node.child)
-        sub_trees = [x for x in (node.filter, node.arg) if x is not None]
-        kind = "num" if node.func == "count" else "bool" if node.func in ("any", "all") else "num"
+        self, frame: pl.LazyFrame, table: EntityTable, nodes: list[ast.Aggregate]
+    ) -> tuple[pl.LazyFrame, list[tuple[AggColumns, pl.Expr]]]:
+        """The aggregates ``nodes`` (all over one collection) joined onto ``frame`` as columns."""
+        collection, child_kind = nodes[0].collection, nodes[0].child
+        has = pl.col(f"__has_{collection}") if f"__has_{collection}" in table.frame.columns else pl.lit(False)
+        child_table = self.tables.get(child_kind)
         default = {"count": pl.lit(0, dtype=pl.Int128), "any": pl.lit(False), "all": pl.lit(True)}
         default["sum"] = pl.lit(0, dtype=pl.Int128)
-        empty = default.get(node.func, null_of(kind))
+        names = []
+        for _ in nodes:
+            n = self.counter = self.counter + 1
+            names.append((f"__a{n}_v", f"__a{n}_m", f"__a{n}_f", n))
         if child_table is None:  # no child rows at all: every supplied collection is empty
-            out = frame.with_columns(
-                pl.when(has).then(empty).otherwise(null_of(kind)).cast(DTYPES[kind]).alias(v),
-                pl.when(has).then(pl.lit(None, dtype=pl.String)).otherwise(pl.lit("M" + node.collection)).alias(m),
-                pl.lit(False).alias(f),
-            )
-            return out, AggColumns(v, m, kind, True), pl.col(f)
-        child, lo = self.prepare(node.child, sub_trees)
-        inc: Low = lo.lower(node.filter) if node.filter is not None else Low(pl.lit(True), "bool")
-        val: Low | None = lo.lower(node.arg) if node.arg is not None else None
-        if val is not None and node.func in ("sum", "min", "max"):
-            kind = val.kind
-        chosen = inc.value.is_null() | inc.value
-        arg_missing = None if val is None or val.missing is None else pl.when(chosen).then(val.missing)
-        inner = first_of([inc.missing, arg_missing])
-        path = pl.lit(None, dtype=pl.String) if inner is None else inner
-        # the path is prefixed after the group-by, for the one child that decides it (not for every child)
-        full = path
+            out: list[tuple[AggColumns, pl.Expr]] = []
+            exprs: list[pl.Expr] = []
+            for node, (v, m, f, _) in zip(nodes, names, strict=True):
+                kind = "bool" if node.func in ("any", "all") else "num"
+                empty = default.get(node.func, null_of(kind))
+                exprs += [
+                    pl.when(has).then(empty).otherwise(null_of(kind)).cast(DTYPES[kind]).alias(v),
+                    pl.when(has).then(pl.lit(None, dtype=pl.String)).otherwise(pl.lit("M" + collection)).alias(m),
+                    pl.lit(False).alias(f),
+                ]
+                out.append((AggColumns(v, m, kind, True), pl.col(f)))
+            return frame.with_columns(exprs), out
+        sub_trees = [x for node in nodes for x in (node.filter, node.arg) if x is not None]
+        child, lo = self.prepare(child_kind, sub_trees)
+        cols: dict[str, pl.Expr] = {}
+        specs = []
+        for node, (_, _, _, n) in zip(nodes, names, strict=True):
+            inc: Low = lo.lower(node.filter) if node.filter is not None else Low(pl.lit(True), "bool")
+            val: Low | None = lo.lower(node.arg) if node.arg is not None else None
+            chosen = inc.value.is_null() | inc.value
+            arg_missing = None if val is None or val.missing is None else pl.when(chosen).then(val.missing)
+            inner = first_of([inc.missing, arg_missing])
+            # the path is prefixed after the group-by, for the one child that decides it (not for every child)
+            if node.filter is not None:
+                cols[f"__inc{n}"] = inc.value
+            if val is not None:
+                cols[f"__val{n}"] = val.value
+            if inner is not None:
+                cols[f"__miss{n}"] = inner
+            specs.append((node, n, inc, val, inner is not None))
         child_fb = any_of(lo.fallback)
-        cols = {
-            "__inc": inc.value,
-            "__val": val.value if val is not None else pl.lit(True),
-            "__miss": full,
-            "__fb": child_fb if child_fb is not None else pl.lit(False),
-        }
-        child = (
-            lo.apply(child).filter(pl.col("__parent").is_not_null()).select(pl.col("__parent"), pl.col("__id"), **cols)
+        if child_fb is not None:
+            cols["__fb"] = child_fb
+        # one pass over the children (their lowered columns computed once, then grouped)
+        child_df = (
+            lo.apply(child)
+            .filter(pl.col("__parent").is_not_null())
+            .select(pl.col("__parent"), pl.col("__id"), **cols)
+            .collect()
         )
-        i, x = pl.col("__inc"), pl.col("__val")
-        flags = (i & x) if val is not None else i
-        inexact_sum = pl.lit(False)
-        if node.func == "any":
-            value = (
-                pl.when(flags.fill_null(False).any()).then(True).when(flags.is_null().any()).then(None).otherwise(False)
-            )
-        elif node.func == "all":
-            g = ((~i) | x) if val is not None else i
-            value = pl.when((~g).fill_null(False).any()).then(False).when(g.is_null().any()).then(None).otherwise(True)
-        elif node.func == "count":
-            value = (
-                pl.when(flags.is_null().any())
-                .then(None)
-                .otherwise(2 * flags.fill_null(False).cast(pl.Int128).sum() * 10**10)
-            )
+        fb_any: pl.Expr = pl.col("__fb").any() if child_fb is not None else pl.lit(False)
+        group_exprs: list[pl.Expr] = [pl.len().alias("__n")]
+        inexact_sums: dict[int, pl.Expr] = {}
+        for node, n, _inc, val, _has_miss in specs:
+            i = pl.col(f"__inc{n}") if node.filter is not None else pl.lit(True)
+            x = pl.col(f"__val{n}") if val is not None else pl.lit(True)
+            flags = (i & x) if val is not None else i
+            if node.func == "any":
+                value = (
+                    pl.when(flags.fill_null(False).any())
+                    .then(True)
+                    .when(flags.is_null().any())
+                    .then(None)
+                    .otherwise(False)
+                )
+            elif node.func == "all":
+                g = ((~i) | x) if val is not None else i
+                value = (
+                    pl.when((~g).fill_null(False).any()).then(False).when(g.is_null().any()).then(None).otherwise(True)
+                )
+            elif node.func == "count" and node.filter is None and val is None:
+                value = 2 * pl.len().cast(pl.Int128) * 10**10
+            elif node.func == "count":
+                value = (
+                    pl.when(flags.is_null().any())
+                    .then(None)
+                    .otherwise(2 * flags.fill_null(False).cast(pl.Int128).sum() * 10**10)
+                )
+            else:
+                pick = i.is_null() | i
+                broken = (pick & (i.is_null() | x.is_null())).any()
+                picked = x.filter(pick) if node.filter is not None else x
+                agg = {"sum": picked.sum(), "min": picked.min(), "max": picked.max()}[node.func]
+                value = pl.when(broken).then(None).otherwise(agg)
+                if node.func == "sum" and val is not None and not val.exact:
+                    inexact_sums[n] = ((picked % 2) != 0).sum() >= 2
+            group_exprs.append(value.alias(f"__value{n}"))
+        group_exprs.append(fb_any.alias("__fb_any"))
+        for n, e in inexact_sums.items():
+            group_exprs.append(e.alias(f"__xs{n}"))
+        grouped = child_df.lazy().group_by("__parent").agg(group_exprs)
+        # the missing paths (and the duplicate-id check, which only matters when a child is named) are
+        # computed only for the parents with a child whose path is missing — usually few
+        named = [(node, n) for node, n, _inc, _val, has_miss in specs if has_miss]
+        miss_any = any_of([pl.col(f"__miss{n}").is_not_null() for _, n in named])
+        if miss_any is not None and child_df.select(miss_any.any()).item():
+            parents = child_df.lazy().filter(miss_any).select(pl.col("__parent")).unique()
+            sub = child_df.lazy().join(parents, on="__parent", how="semi")
+            dup = (pl.col("__id").n_unique() != pl.len()) | (pl.col("__id").null_count() > 0)
+            firsts = []
+            for node, n in named:
+                miss = pl.col(f"__miss{n}")
+                inner_col = miss.drop_nulls().first()
+                kid = pl.col("__id").filter(miss.is_not_null()).first().fill_null("None")
+                tail = inner_col.str.slice(1)
+                tag = (
+                    pl.when(tail.str.contains("[", literal=True)).then(pl.lit("M")).otherwise(inner_col.str.slice(0, 1))
+                )
+                firsts.append((tag + pl.lit(node.collection + "[") + kid + pl.lit("].") + tail).alias(f"__first{n}"))
+            paths = sub.group_by("__parent").agg(dup.alias("__dup"), *firsts)
+            grouped = grouped.join(paths, on="__parent", how="left")
         else:
-            pick = i.is_null() | i
-            broken = (pick & (i.is_null() | x.is_null())).any()
-            picked = x.filter(pick)
-            agg = {"sum": picked.sum(), "min": picked.min(), "max": picked.max()}[node.func]
-            value = pl.when(broken).then(None).otherwise(agg)
-            if node.func == "sum" and val is not None and not val.exact:
-                inexact_sum = ((picked % 2) != 0).sum() >= 2
-        dup = (pl.col("__id").n_unique() != pl.len()) | (pl.col("__id").null_count() > 0)
-        grouped = child.group_by("__parent").agg(
-            value.alias("__value"),
-            pl.col("__miss").drop_nulls().first().alias("__inner"),
-            pl.col("__id").filter(pl.col("__miss").is_not_null()).first().fill_null("None").alias("__kid"),
-            (pl.col("__fb").any() | inexact_sum).alias("__fb_any"),
-            dup.alias("__dup"),
-        )
-        if val is not None and node.func in ("sum", "min", "max"):
-            empty = default.get(node.func, null_of(kind))
-        tail = pl.col("__inner").str.slice(1)
-        tag = (
-            pl.when(tail.str.contains("[", literal=True)).then(pl.lit("M")).otherwise(pl.col("__inner").str.slice(0, 1))
-        )
+            grouped = grouped.with_columns(
+                pl.lit(None, dtype=pl.Boolean).alias("__dup"),
+                *[pl.lit(None, dtype=pl.String).alias(f"__first{n}") for _, n in named],
+            )
         grouped = grouped.with_columns(
-            (tag + pl.lit(node.collection + "[") + pl.col("__kid") + pl.lit("].") + tail).alias("__first")
-        ).drop("__inner", "__kid")
+            pl.lit(None, dtype=pl.String).alias(f"__first{n}") for _node, n, _i, _v, has in specs if not has
+        )
         joined = frame.join(grouped, left_on="__row", right_on="__parent", how="left", maintain_order="left")
-        value_col = (
-            pl.when(~has)
-            .then(None)
-            .when(pl.col("__value").is_null() & pl.col("__first").is_null() & pl.col("__fb_any").is_null())
-            .then(empty)
-            .otherwise(pl.col("__value"))
-        )
-        joined = joined.with_columns(value_col.cast(DTYPES[kind]).alias(v))
-        missing = pl.when(pl.col(v).is_null()).then(
-            pl.when(~has).then(pl.lit("M" + node.collection)).otherwise(pl.col("__first"))
-        )
-        fallback = has & (
-            pl.col("__fb_any").fill_null(False) | (pl.col(v).is_null() & pl.col("__dup").fill_null(False))
-        )
-        joined = joined.with_columns(missing.alias(m), fallback.alias(f)).drop(
-            "__value", "__first", "__fb_any", "__dup"
-        )
-        exact = (
-            val.exact
-            if (val is not None and node.func in ("min", "max"))
-            else node.func not in ("sum",) or (val is None or val.exact)
-        )
-        return joined, AggColumns(v, m, kind, exact), pl.col(f)
+        no_group = pl.col("__n").is_null()
+        values, rest = [], []
+        out = []
+        temp = ["__n", "__dup", "__fb_any"]
+        for (node, n, _inc, val, _has_miss), (v, m, f, _) in zip(specs, names, strict=True):
+            kind = "bool" if node.func in ("any", "all") else "num"
+            if val is not None and node.func in ("sum", "min", "max"):
+                kind = val.kind
+            empty = default.get(node.func, null_of(kind))
+            values.append(
+                pl.when(~has)
+                .then(None)
+                .when(no_group)
+                .then(empty)
+                .otherwise(pl.col(f"__value{n}"))
+                .cast(DTYPES[kind])
+                .alias(v)
+            )
+            missing = pl.when(pl.col(v).is_null()).then(
+                pl.when(~has).then(pl.lit("M" + collection)).otherwise(pl.col(f"__first{n}"))
+            )
+            fb = pl.col("__fb_any").fill_null(False)
+            if n in inexact_sums:
+                fb = fb | pl.col(f"__xs{n}").fill_null(False)
+                temp.append(f"__xs{n}")
+            fallback = has & (fb | (pl.col(v).is_null() & pl.col("__dup").fill_null(False)))
+            rest += [missing.alias(m), fallback.alias(f)]
+            temp += [f"__value{n}", f"__first{n}"]
+            exact = (
+                val.exact
+                if (val is not None and node.func in ("min", "max"))
+                else node.func not in ("sum",) or (val is None or val.exact)
+            )
+            out.append((AggColumns(v, m, kind, exact), pl.col(f)))
+        joined = joined.with_columns(values).with_columns(rest).drop(temp)
+        return joined, out
 
 
 def _fail_code(node: ast.Expr, lo: Lowerer, want: bool, path: pl.Expr, out: list[tuple[pl.Expr, str]]) -> None:

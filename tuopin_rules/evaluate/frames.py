@@ -197,14 +197,8 @@ def tables_from_frames(schema: Schema, frames: dict[str, pl.DataFrame]) -> dict[
             cols.append(c.cast(DTYPES[k]).alias(name))
         frame = df.select(cols)
         collections = {c: ent.children[c] in frames for c in ent.children}
-        for coll, child_kind in ent.children.items():
-            if child_kind in frames:
-                key = schema.entities[child_kind].parent_key or ""
-                present = frames[child_kind].select(pl.col(key).cast(pl.String).unique().alias("__id"))
-                flag = f"__has_{coll}"
-                frame = frame.join(present.with_columns(pl.lit(True).alias(flag)), on="__id", how="left")
-                frame = frame.with_columns(pl.col(flag).fill_null(False))
         out[kind] = EntityTable(kind, frame, kinds, collections=collections)
+    parents: dict[str, pl.Series] = {}  # child kind -> its rows' parent rows
     for kind, table in out.items():
         ent = schema.entities[kind]
         parent = out.get(ent.parent or "")
@@ -213,7 +207,18 @@ def tables_from_frames(schema: Schema, frames: dict[str, pl.DataFrame]) -> dict[
             continue
         keys = parent.frame.select(pl.col("__id").alias("__key"), pl.col("__row").alias("__parent"))
         link = frames[kind].select(pl.col(ent.parent_key).cast(pl.String).alias("__key"))
-        table.frame = table.frame.with_columns(
-            link.join(keys, on="__key", how="left", maintain_order="left")["__parent"]
-        )
+        parents[kind] = link.join(keys, on="__key", how="left", maintain_order="left")["__parent"]
+        table.frame = table.frame.with_columns(parents[kind])
+    for kind, table in out.items():  # __has_<collection>: some child row links to the record
+        flags = []
+        for coll, child_kind in schema.entities[kind].children.items():
+            if child_kind not in frames:
+                continue
+            has = pl.Series(f"__has_{coll}", [False] * 0, dtype=pl.Boolean).extend_constant(False, table.frame.height)
+            linked = parents.get(child_kind)
+            if linked is not None:
+                has = has.scatter(linked.drop_nulls().unique(), True)
+            flags.append(has)
+        if flags:
+            table.frame = table.frame.with_columns(flags)
     return out

@@ -52,6 +52,7 @@ class Lowerer:
         self._fields: dict[str, Low] = {}
         self._stack: list[int] = []
         self._pending: list[tuple[int, list[pl.Expr]]] = []
+        self._shared: dict[str, tuple[pl.Expr, int]] = {}
 
     def _enter(self) -> None:
         self._stack.append(0)
@@ -81,6 +82,17 @@ class Lowerer:
         if self._stack:
             self._stack[-1] = level
         return pl.col(name)
+
+    def stage_shared(self, key: str, build: Callable[[], pl.Expr]) -> pl.Expr:
+        """:meth:`stage` once per ``key`` (e.g. the digits of one ID column read by ``age`` and
+        ``id_number_valid``); later calls read the same column."""
+        if key not in self._shared:
+            column = self.stage(build())
+            self._shared[key] = (column, self._stack[-1] if self._stack else 1)
+        column, level = self._shared[key]
+        if self._stack:
+            self._stack[-1] = max(self._stack[-1], level)
+        return column
 
     def _seen(self, low: Low) -> None:
         if self._stack:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +25,21 @@ from tuopin_rules.errors import EvaluationError
 if TYPE_CHECKING:
     import polars as pl
 
+    from tuopin_rules.compile import Standard
     from tuopin_rules.evaluate.engine import Engine
     from tuopin_rules.render.text import Summary
     from tuopin_rules.verdicts import Verdict
 
-__all__ = ["BACKENDS", "BatchResult", "evaluate_batch", "fill_summary", "have_polars", "preferred_backend"]
+__all__ = [
+    "BACKENDS",
+    "BatchResult",
+    "arrow_kernel",
+    "evaluate_arrow",
+    "evaluate_batch",
+    "fill_summary",
+    "have_polars",
+    "preferred_backend",
+]
 
 BACKENDS = ("vector", "scalar")
 
@@ -225,3 +235,142 @@ def _reads_unverified(result: BatchResult, rule: Any) -> bool:
             if current and current[-1].confidence == "U":
                 return True
     return False
+
+
+# ---- the Arrow-batch kernel -----------------------------------------------------------------------
+
+
+def _as_polars(batch: Any) -> tuple[pl.DataFrame, str]:
+    """``batch`` as a polars frame, and what it was (``arrow-batch``, ``arrow-table``, ``polars``)."""
+    import polars as pl
+
+    if isinstance(batch, pl.DataFrame):
+        return batch, "polars"
+    kind = type(batch).__name__
+    if kind in ("RecordBatch", "Table") and type(batch).__module__.startswith("pyarrow"):
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        return frame, "arrow-batch" if kind == "RecordBatch" else "arrow-table"
+    raise EvaluationError(f"a batch must be a pyarrow RecordBatch or Table or a polars DataFrame, not {kind}")
+
+
+def _by_field(standard: Standard, entity: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Columns renamed from field names, Chinese labels or aliases to field names (others dropped)."""
+    ent = standard.schema.entities[entity]
+    names: dict[str, str] = {}
+    for col in frame.columns:
+        fdef = ent.resolve(col)
+        if fdef is not None and fdef.name not in names.values():
+            names[col] = fdef.name
+    return frame.select([frame.get_column(c).alias(n) for c, n in names.items()])
+
+
+def evaluate_arrow(
+    standard: Standard,
+    batch: Any,
+    entity: str,
+    as_of: int | str | dt.date,
+    *,
+    children: Mapping[str, Any] | None = None,
+    patch: bool = True,
+) -> Any:
+    """Evaluate one batch of records of ``entity``: the per-partition kernel for distributed engines.
+
+    Args:
+        standard: the loaded standard.
+        batch: a ``pyarrow.RecordBatch``, ``pyarrow.Table`` or ``polars.DataFrame``, one row per
+            record, columns named by field name, Chinese label or alias (others are ignored);
+            typed columns (numbers as integer, decimal or float; ``bool``; ``date``; text).
+        entity: the entity kind of the rows (``household``, ``village``, ...).
+        as_of: year, month or date.
+        children: child rows by entity kind (e.g. ``{"member": members}``), same formats, linked
+            to the batch by the schema's parent key (a member's ``household_id``). Without them an
+            aggregate over the collection (``all(members, ...)``) is UNKNOWN with
+            ``missing:members``, as the scalar engine gives for a household with no member rows.
+        patch: re-evaluate with the scalar engine the rows the vector scheme cannot decide exactly
+            (column ``scalar``), built from the batch's own cells; ``False`` leaves them as computed.
+
+    Returns:
+        The outcome columns, in the batch's own type (a RecordBatch for a RecordBatch, a Table
+        for a Table, a polars DataFrame for one): ``row`` (position in the batch), ``id``, per rule
+        ``<rule id>`` and ``<rule id>:reason``, ``scalar`` and ``outcome`` — the frame
+        :func:`evaluate_batch` gives.
+
+    Raises:
+        EvaluationError: unknown entity, bad ``as_of``, no parameter in force, or an unsupported batch.
+    """
+    from tuopin_rules.evaluate.batch import evaluate_tables
+    from tuopin_rules.evaluate.engine import Engine, coerce_as_of
+    from tuopin_rules.evaluate.frames import tables_from_frames
+
+    _require_polars()
+    import polars as pl
+
+    if entity not in standard.schema.entities:
+        raise EvaluationError(f"unknown entity {entity!r}; use one of {', '.join(standard.schema.entities)}")
+    day = coerce_as_of(as_of)
+    engine = Engine(standard)
+    engine.check_in_force(day)
+    frame, given = _as_polars(batch)
+    frames = {entity: _by_field(standard, entity, frame)}
+    for kind, rows in (children or {}).items():
+        frames[kind] = _by_field(standard, kind, _as_polars(rows)[0])
+    ent = standard.schema.entities[entity]
+    if ent.id_field not in frames[entity].columns:  # no ids: rows are named by their position
+        frames[entity] = frames[entity].with_columns(pl.int_range(pl.len()).cast(pl.String).alias(ent.id_field))
+    result = evaluate_tables(standard, tables_from_frames(standard.schema, frames), day, [entity])[entity]
+    if patch and result.height and result["scalar"].any():
+        result = _patch(engine, frames, entity, result, day)
+    if given == "polars":
+        return result
+    table = result.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if given == "arrow-table":
+        return table
+    chunks = table.combine_chunks().to_batches()
+    return chunks[0] if chunks else type(batch).from_pylist([], schema=table.schema)
+
+
+def _patch(
+    engine: Engine, frames: dict[str, pl.DataFrame], entity: str, result: pl.DataFrame, day: dt.date
+) -> pl.DataFrame:
+    """Rows marked ``scalar`` re-evaluated by the scalar engine from the batch's cells (and children's)."""
+    import polars as pl
+
+    from tuopin_rules.entities.records import link, record_from_mapping
+
+    schema = engine.standard.schema
+    rows = result.filter(pl.col("scalar"))["row"].to_list()
+    parents = frames[entity][rows]
+    tables: dict[str, list[Record]] = {
+        entity: [record_from_mapping(schema, entity, r)[0] for r in parents.iter_rows(named=True)]
+    }
+    ent = schema.entities[entity]
+    for kind, frame in frames.items():
+        key = schema.entities[kind].parent_key
+        if kind == entity or schema.entities[kind].parent != entity or key is None or key not in frame.columns:
+            continue
+        ids = parents.get_column(ent.id_field).cast(pl.String)
+        kids = frame.filter(pl.col(key).cast(pl.String).is_in(ids.implode()))
+        tables[kind] = [record_from_mapping(schema, kind, r)[0] for r in kids.iter_rows(named=True)]
+    link(schema, tables)
+    cols = _scalar_rows(engine, tables[entity], range(len(rows)), day)
+    cols["row"] = rows
+    patch = pl.DataFrame(cols, schema=_schema(cols)).drop("id")
+    return result.update(patch, on="row")
+
+
+def arrow_kernel(
+    standard: Standard, entity: str, as_of: int | str | dt.date, *, patch: bool = True
+) -> Callable[[Iterable[Any]], Iterator[Any]]:
+    """``evaluate_arrow`` as an iterator-of-batches function, the shape Spark's ``mapInArrow`` calls
+    (``df.mapInArrow(arrow_kernel(standard, "village", 2020), schema)``).
+
+    Each batch is evaluated on its own (so rules that aggregate child rows need
+    :func:`evaluate_arrow` with ``children``; see docs/batch.md).
+    """
+
+    def kernel(batches: Iterable[Any]) -> Iterator[Any]:
+        for batch in batches:
+            yield evaluate_arrow(standard, batch, entity, as_of, patch=patch)
+
+    return kernel

@@ -40,36 +40,39 @@ def _units(e: pl.Expr) -> pl.Expr:
     return out
 
 
-def _birth(text: pl.Expr, lo: Lowerer | None = None) -> pl.Expr:
-    t = text.str.strip_chars()
-    n = t.str.len_chars()
-    long = t.str.slice(6, 8)
-    short = pl.lit("19") + t.str.slice(6, 6)
-    digits = pl.when(n == 18).then(long).when(n == 15).then(short).otherwise(None)
-    ok = digits.str.contains(r"^[0-9]{8}$")
-    if lo is not None:  # Python's int() reads "+949", " 949" or "1_49": leave those to the scalar engine
-        lo.fallback.append((digits.is_not_null() & ~ok).fill_null(False))
-    parsed = pl.when(ok).then(digits).otherwise(None).str.to_date("%Y%m%d", strict=False)
-    return pl.when(parsed.dt.year() >= 1).then(parsed)
+def _birth(lo: Lowerer, text: pl.Expr) -> pl.Expr:
+    """The birth date in an ID number (null when it has none), its parts staged once per column."""
+    key = str(text)
+
+    def digits() -> pl.Expr:
+        t = text.str.strip_chars()
+        n = t.str.len_chars()
+        return pl.when(n == 18).then(t.str.slice(6, 8)).when(n == 15).then(pl.lit("19") + t.str.slice(6, 6))
+
+    d = lo.stage_shared("digits " + key, digits)
+    ok = lo.stage_shared("ok " + key, lambda: d.str.contains(r"^[0-9]{8}$"))
+
+    def born() -> pl.Expr:
+        # Python's int() reads "+949", " 949" or "1_49" (and full-width digits, or text around
+        # non-ASCII spaces): leave those rows to the scalar engine
+        lo.fallback.append(text.str.contains(_NON_ASCII).fill_null(False) | (d.is_not_null() & ~ok).fill_null(False))
+        parsed = pl.when(ok).then(d).str.to_date("%Y%m%d", strict=False)
+        return pl.when(parsed.dt.year() >= 1).then(parsed)
+
+    return lo.stage_shared("born " + key, born)
 
 
 def _age(lo: Lowerer, x: Low) -> pl.Expr:
     as_of = lo.as_of
-    if x.kind == "date":
-        born = x.value
-    else:
-        lo.fallback.append(x.value.str.contains(_NON_ASCII).fill_null(False))
-        born = _birth(x.value, lo)
-    born = lo.stage(born)
+    born = lo.stage(x.value) if x.kind == "date" else _birth(lo, x.value)
     later = (born.dt.month() > as_of.month) | ((born.dt.month() == as_of.month) & (born.dt.day() > as_of.day))
     years = pl.lit(as_of.year) - born.dt.year().cast(pl.Int64) - later.cast(pl.Int64)
     return pl.when(born.is_null() | (born > pl.lit(as_of, dtype=pl.Date))).then(None).otherwise(_units(years))
 
 
 def _id_valid(lo: Lowerer, x: Low) -> pl.Expr:
-    lo.fallback.append(x.value.str.contains(_NON_ASCII).fill_null(False))
-    t = lo.stage(x.value.str.strip_chars())
-    born_ok = _birth(x.value).is_not_null()
+    born_ok = _birth(lo, x.value).is_not_null()
+    t = lo.stage_shared("strip " + str(x.value), lambda: x.value.str.strip_chars())
     total = sum(
         (t.str.slice(i, 1).cast(pl.Int64, strict=False).fill_null(0) * w for i, w in enumerate(_ID_WEIGHTS)),
         pl.lit(0, dtype=pl.Int64),
