@@ -115,7 +115,7 @@ rules:
     data = tmp_path / "w.csv"
     data.write_text("务工记录编号,人编号,务工时间（月）\nw1,a,6\nw2,a,13\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["check", "-s", str(std), "--as-of", "2020", f"work_spell={data}"])
-    assert result.exit_code == 0 and "work_spell 2:" in result.stdout
+    assert result.exit_code == 0 and "外出务工信息 2:" in result.stdout
     result = CliRunner().invoke(
         main, ["explain", "-s", str(std), "--as-of", "2020", f"work_spell={data}", "--id", "w2"]
     )

@@ -96,3 +96,21 @@ def test_bad_related_names(require: str, code: str) -> None:
             f"rules:\n  - {{id: r, entity: household, title: {{zh: r}}, source: doc, require: '{require}'}}\n"
         )
     assert info.value.diagnostics[0].code == code
+
+
+def test_unique_folds_case_and_spaces(tmp_path: Path) -> None:
+    (tmp_path / "m.csv").write_text(
+        "人编号,户编号,证件号码\na,0001,11010519491231002X\nb,0002, 11010519491231002x\n", encoding="utf-8"
+    )
+    dataset = read_dataset(STANDARD.schema, [str(tmp_path)])
+    engine = Engine(STANDARD)
+    assert _result(engine, dataset.find("member", "a"), "member.unique_id").outcome is Outcome.FAIL
+
+
+def test_two_heads_say_so(dataset) -> None:  # type: ignore[no-untyped-def]
+    engine = Engine(STANDARD)
+    hh = dataset.find("household", "0001")
+    for m in hh.children["members"]:
+        m.values["relation_to_head"] = "户主"
+    r = _result(engine, hh, "household.head_insured")
+    assert r.outcome is Outcome.UNKNOWN and "不止一人" in r.reason.zh

@@ -70,7 +70,11 @@ def _fail(message: str) -> NoReturn:
 
 def _load(name: str) -> Standard:
     try:
-        return load_standard(name)
+        standard = load_standard(name)
+        from tuopin_rules.render.text import ENTITY_LABELS
+
+        ENTITY_LABELS.update({k: (e.label.zh, e.label.get("en")) for k, e in standard.schema.entities.items()})
+        return standard
     except StandardError as exc:
         click.echo(exc.render(), err=True)
         n = sum(1 for d in exc.diagnostics if d.severity == "error")
@@ -155,6 +159,10 @@ def check(
     standard = _load(standard_name)
     dataset = _dataset(standard, data, header_row, sheet)
     engine = Engine(standard)
+    try:
+        engine.check_in_force(coerce_as_of(day))  # refused the same way whichever records the data hold
+    except EvaluationError as exc:
+        _fail(str(exc))
     kinds = entities or tuple(
         k
         for k in [
@@ -177,7 +185,7 @@ def check(
     try:
         total = sum(len(dataset.tables.get(k, [])) for k in kinds)
         show = sys.stderr.isatty() and total >= PROGRESS_MIN
-        if sink is None and preferred_backend() == "vector" and _lowerable(standard):
+        if sink is None and preferred_backend() == "vector":
             # counts only: the vector engine gives the same summary, faster
             fill_summary(summary, engine.evaluate_batch(dataset, day, entities=kinds), lang)
             show = False
@@ -227,20 +235,6 @@ def check(
         sys.exit(EXIT_ERROR)
     if fail_on_fail and summary.any_fail:
         sys.exit(EXIT_FAILURES)
-
-
-def _lowerable(standard: Standard) -> bool:
-    """False when a rule uses what the vector engine does not lower yet (related records, unique):
-    such standards are evaluated by the scalar engine."""
-    from tuopin_rules.expr import ast
-
-    trees = [t for r in standard.rules for t in (r.require, r.applies_when) if t is not None]
-    trees += list(standard.derived.values())
-    return not any(
-        isinstance(n, ast.Related) or (isinstance(n, ast.FuncCall) and n.name == "unique")
-        for t in trees
-        for n in ast.walk(t)
-    )
 
 
 def _verdicts(engine: Engine, dataset: Dataset, kinds: tuple[str, ...], day: str) -> Iterator[Verdict]:

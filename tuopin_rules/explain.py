@@ -428,6 +428,12 @@ class Explainer:
             return field.label.get(lang) + self._unreadable(record, path, lang)
         relations = {*self.standard.schema.entities, "head"}
         if "[" not in path and all(part in relations for part in path.split(".")):
+            if path.split(".")[-1] == "head":  # none, or more than one, member marked 户主
+                return (
+                    "唯一的户主（没有或不止一人标为户主）"
+                    if lang == "zh"
+                    else "a single head (none or several marked 户主)"
+                )
             return self.related_label(tuple(path.split(".")), "记录" if lang == "zh" else "record", lang)
         if "." in path and "[" not in path:
             *rels, name = path.split(".")

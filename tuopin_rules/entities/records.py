@@ -62,9 +62,14 @@ class TableIndex:
             for r in self.records:
                 v = r.values.get(field_name)
                 if v is not None:
-                    index.setdefault(v, []).append(r)
+                    index.setdefault(_fold(v), []).append(r)
             self._by_field[field_name] = index
-        return self._by_field[field_name].get(value, [])
+        return self._by_field[field_name].get(_fold(value), [])
+
+
+def _fold(value: Any) -> Any:
+    """Text compared for sameness as a person would: case and surrounding spaces aside (…002x = …002X)."""
+    return value.strip().upper() if isinstance(value, str) else value
 
 
 def index_tables(tables: dict[str, list[Record]]) -> None:

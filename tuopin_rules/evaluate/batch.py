@@ -23,20 +23,25 @@ from tuopin_rules.compile import Rule, Standard
 from tuopin_rules.evaluate.frames import DTYPES, EntityTable, null_of
 from tuopin_rules.evaluate.lower import Lowerer
 from tuopin_rules.evaluate.lowered import AggColumns, Low, any_of, first_of
+from tuopin_rules.evaluate.scalar import HEAD_RELATIONS
 from tuopin_rules.expr import ast
 
 __all__ = ["evaluate_tables"]
 
+#: what Python's ``str.strip()`` strips (polars' default whitespace differs for a few controls)
+_PY_SPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
 
-def _needed(standard: Standard, entity: str, trees: Iterable[ast.Expr]) -> list[ast.Aggregate]:
-    """The aggregates the trees read at ``entity``, also through derived fields and ``by`` fields."""
-    out: dict[int, ast.Aggregate] = {}
+
+def _needed(standard: Standard, entity: str, trees: Iterable[ast.Expr]) -> list[ast.Aggregate | ast.Related]:
+    """The aggregates and related-record look-ups the trees read at ``entity``, also through derived
+    fields and ``by`` fields."""
+    out: dict[int, ast.Aggregate | ast.Related] = {}
     seen: set[str] = set()
     stack = list(trees)
     while stack:
         for node in ast.top_level(stack.pop()):
             names: list[str] = []
-            if isinstance(node, ast.Aggregate):
+            if isinstance(node, (ast.Aggregate, ast.Related)):
                 out.setdefault(id(node), node)
             elif isinstance(node, ast.FieldRef):
                 names.append(node.name)
@@ -68,16 +73,149 @@ class _Planner:
         aggs: dict[int, AggColumns] = {}
         extra_fallback: list[pl.Expr] = []
         groups: dict[str, list[ast.Aggregate]] = {}
+        related: list[ast.Related] = []
         for node in _needed(self.standard, entity, trees):
-            groups.setdefault(node.collection, []).append(node)
+            if isinstance(node, ast.Related):
+                related.append(node)
+            else:
+                groups.setdefault(node.collection, []).append(node)
         for nodes in groups.values():
             frame, cols = self.aggregate(frame, table, nodes)
             for node, (c, fb) in zip(nodes, cols, strict=True):
                 aggs[id(node)] = c
                 extra_fallback.append(fb)
+        for rel in related:
+            frame, c, fb = self.related(frame, table, rel)
+            aggs[id(rel)] = c
+            extra_fallback.append(fb)
         lowerer = Lowerer(self.standard, self.as_of, table, aggs)
         lowerer.fallback.extend(extra_fallback)
         return frame, lowerer
+
+    def related(
+        self, frame: pl.LazyFrame, table: EntityTable, node: ast.Related
+    ) -> tuple[pl.LazyFrame, AggColumns, pl.Expr]:
+        """A related record's field (``household.exit_status``, ``head.age``) joined onto ``frame``.
+
+        The link is followed step by step (the parent row, or the household's one head among its
+        members); the target field is lowered on its own table (derived fields, aggregates and all)
+        and joined on the linked row. No linked record: null with the whole relation path missing.
+        """
+        self.counter += 1
+        n = self.counter
+        v, m, f = f"__r{n}_v", f"__r{n}_m", f"__r{n}_f"
+        link = table.frame.lazy().select(pl.col("__row"), pl.col("__row").alias("__to"), pl.lit(False).alias("__lf"))
+        kind: str | None = table.entity
+        for rel in node.relations:
+            step, kind = self.step(kind, rel)
+            if step is None:
+                link = link.with_columns(pl.lit(None, dtype=pl.Int64).alias("__to"))
+                continue
+            link = (
+                link.join(step, left_on="__to", right_on="__from", how="left", maintain_order="left")
+                .with_columns(
+                    pl.col("__next").alias("__to"), (pl.col("__lf") | pl.col("__lost").fill_null(False)).alias("__lf")
+                )
+                .drop("__next", "__lost")
+            )
+        target = self.tables.get(kind or "")
+        assert node.target.entity == kind or target is None
+        kind_of_target = "text"
+        exact = True
+        if target is not None and kind is not None:
+            sub, lo = self.prepare(kind, [node.target])
+            low = lo.lower(node.target)
+            kind_of_target, exact = low.kind, low.exact
+            fb = any_of(lo.fallback)
+            sub = lo.apply(sub).select(
+                pl.col("__row").alias("__to"),
+                low.value.alias("__tv"),
+                (low.missing if low.missing is not None else pl.lit(None, dtype=pl.String)).alias("__tm"),
+                (fb if fb is not None else pl.lit(False)).alias("__tf"),
+            )
+            link = link.join(sub, on="__to", how="left", maintain_order="left")
+        else:
+            kind_of_target = self._kind(node.target)
+            link = link.with_columns(
+                null_of(kind_of_target).alias("__tv"),
+                pl.lit(None, dtype=pl.String).alias("__tm"),
+                pl.lit(False).alias("__tf"),
+            )
+        path = ".".join(node.relations)
+        inner = pl.col("__tm").str.slice(1)
+        full = pl.lit(path + ".") + inner
+        # the scalar reason code tags a path through a child ("household.members[02].age") by the
+        # record's own cell of the field after "].", any other related path as missing
+        own = full.str.extract(r"(?s)^[^\[]*\[.*?\]\.(.*)$", 1)
+        bad_own = any_of([pl.col(f"__bad__{b}") & (own == b) for b in sorted(table.bad)])
+        tag = pl.lit("M") if bad_own is None else pl.when(bad_own).then(pl.lit("U")).otherwise(pl.lit("M"))
+        no_link = pl.col("__to").is_null()
+        link_tag = (
+            pl.when(pl.col(f"__bad__{path}")).then(pl.lit("U")).otherwise(pl.lit("M"))
+            if path in table.bad
+            else pl.lit("M")
+        )
+        link = link.select(
+            pl.col("__row"),
+            pl.col("__tv").alias(v),
+            pl.col("__lf").fill_null(False) | pl.col("__tf").fill_null(False),
+            pl.when(no_link).then(link_tag + pl.lit(path)).otherwise(pl.lit(None, dtype=pl.String)).alias("__lm"),
+            pl.col("__tm"),
+        )
+        frame = frame.join(link.rename({"__lf": f}), on="__row", how="left", maintain_order="left")
+        missing = pl.when(pl.col(v).is_null()).then(
+            pl.when(pl.col("__lm").is_not_null())
+            .then(pl.col("__lm"))
+            .when(pl.col("__tm").is_not_null())
+            .then(pl.when(inner.str.contains("[", literal=True)).then(tag).otherwise(pl.lit("M")) + full)
+        )
+        frame = frame.with_columns(missing.alias(m)).drop("__lm", "__tm")
+        return frame, AggColumns(v, m, kind_of_target, exact), pl.col(f)
+
+    def _kind(self, target: ast.FieldRef) -> str:
+        from tuopin_rules.evaluate.frames import kind_of
+
+        return kind_of(self.standard.schema.entities[target.entity].fields[target.name].type)
+
+    def step(self, kind: str | None, rel: str) -> tuple[pl.LazyFrame | None, str | None]:
+        """One relation from the rows of ``kind``: a frame of ``__from`` (row), ``__next`` (the row
+        reached in the next table, null for none) and ``__lost`` (the tables may not hold the
+        record's link: the row goes to the scalar engine), and the kind reached."""
+        table = self.tables.get(kind or "")
+        if kind is None or table is None:
+            return None, None
+        ent = self.standard.schema.entities[kind]
+        rows = table.frame.lazy()
+        lost = pl.col("__lost_parent") if table.lost_parent else pl.lit(False)
+        if rel != "head":
+            if ent.parent != rel:
+                return None, None
+            to = pl.col("__parent") if rel in self.tables else pl.lit(None, dtype=pl.Int64)
+            return rows.select(pl.col("__row").alias("__from"), to.alias("__next"), lost.alias("__lost")), rel
+        child = ent.children.get("members")
+        if child is None:
+            return None, None
+        members = self.tables.get(child)
+        none = pl.lit(None, dtype=pl.Int64).alias("__next")
+        if members is None:  # no member table: the records may still hold members
+            held = table.records is not None and "__has_members" in table.frame.columns
+            flag = pl.col("__has_members") if held else pl.lit(False)
+            return rows.select(pl.col("__row").alias("__from"), none, flag.alias("__lost")), child
+        field = "relation_to_head"
+        if members.kinds.get(field, "text") != "text":  # not text cells: leave it to the scalar engine
+            return rows.select(pl.col("__row").alias("__from"), none, pl.lit(True).alias("__lost")), child
+        if field not in members.kinds:  # no cell at all: no head
+            return None, child
+        cell = pl.col(field).str.strip_chars(_PY_SPACE)
+        heads = (
+            members.frame.lazy()
+            .filter(pl.col("__parent").is_not_null() & cell.is_in(sorted(HEAD_RELATIONS)).fill_null(False))
+            .group_by("__parent")
+            .agg(pl.len().alias("__k"), pl.col("__row").first().alias("__next"))
+            .filter(pl.col("__k") == 1)
+            .select(pl.col("__parent").alias("__from"), pl.col("__next"), pl.lit(False).alias("__lost"))
+        )
+        return heads, child
 
     def aggregate(
         self, frame: pl.LazyFrame, table: EntityTable, nodes: list[ast.Aggregate]
@@ -252,7 +390,11 @@ def _fail_code(node: ast.Expr, lo: Lowerer, want: bool, path: pl.Expr, out: list
         case ast.Not(operand=o):
             _fail_code(o, lo, not want, here, out)
             return
-    names = [n.name for n in ast.top_level(node) if isinstance(n, ast.FieldRef)]
+    names = [
+        n.name if isinstance(n, ast.FieldRef) else n.written
+        for n in ast.top_level(node)
+        if isinstance(n, (ast.FieldRef, ast.Related))
+    ]
     if names:
         out.append((here, f"fail:{names[0]}"))
     elif isinstance(node, ast.Aggregate):

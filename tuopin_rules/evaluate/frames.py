@@ -100,6 +100,10 @@ class EntityTable:
         inexact: number fields holding a value of more than ten decimals.
         collections: collection name -> True when the child table was supplied.
         records: the records the rows came from (for the scalar fallback and explanations), if any.
+        indexed: the records share one ``TableIndex`` over exactly these rows (what ``unique``
+            compares against); ``False`` sends ``unique`` to the scalar engine.
+        lost_parent: some record has a parent that is not a row of the parent table (a
+            ``__lost_parent`` column marks them; related-record look-ups go to the scalar engine).
     """
 
     entity: str
@@ -109,6 +113,8 @@ class EntityTable:
     inexact: set[str] = field(default_factory=set)
     collections: dict[str, bool] = field(default_factory=dict)
     records: Sequence[Record] | None = None
+    indexed: bool = True
+    lost_parent: bool = False
 
 
 def _convert(kind: str, value: Any) -> Any:
@@ -135,6 +141,7 @@ def tables_from_records(schema: Schema, tables: dict[str, list[Record]]) -> dict
         data: dict[str, list[Any]] = {name: [] for name in kinds}
         bad: dict[str, list[bool]] = {}
         parents: list[int | None] = []
+        lost: list[bool] = []
         has: dict[str, list[bool]] = {c: [] for c in ent.children}
         parent_rows = rows.get(ent.parent or "", {})
         for i, rec in enumerate(records):
@@ -144,6 +151,7 @@ def tables_from_records(schema: Schema, tables: dict[str, list[Record]]) -> dict
                 if name in kinds:
                     bad.setdefault(name, [False] * len(records))[i] = True
             parents.append(parent_rows.get(id(rec.parent)) if rec.parent is not None else None)
+            lost.append(rec.parent is not None and parents[-1] is None)
             for c in ent.children:
                 has[c].append(c in rec.children)
         columns: dict[str, pl.Series] = {
@@ -158,10 +166,21 @@ def tables_from_records(schema: Schema, tables: dict[str, list[Record]]) -> dict
             columns[f"__bad__{name}"] = pl.Series(f"__bad__{name}", flags, dtype=pl.Boolean)
         for c, flags in has.items():
             columns[f"__has_{c}"] = pl.Series(f"__has_{c}", flags, dtype=pl.Boolean)
+        if any(lost):
+            columns["__lost_parent"] = pl.Series("__lost_parent", lost, dtype=pl.Boolean)
         inexact = {n for n, k in present.items() if k == "num" and any(v is not None and v % 2 for v in data[n])}
         collections = {c: ent.children[c] in tables for c in ent.children}
         frame = pl.DataFrame(columns)
-        out[kind] = EntityTable(kind, frame, present, set(bad), inexact, collections, records)
+        index = records[0].table if records else None
+        indexed = not records or (
+            index is not None
+            and all(r.table is index for r in records)
+            and len(index.records) == len(records)
+            and all(a is b for a, b in zip(index.records, records, strict=True))
+        )
+        out[kind] = EntityTable(
+            kind, frame, present, set(bad), inexact, collections, records, indexed=indexed, lost_parent=any(lost)
+        )
     return out
 
 

@@ -36,7 +36,8 @@ class Lowerer:
         standard: the compiled standard (parameters, derived fields).
         as_of: the evaluation date.
         table: the entity table (which columns exist, which have unreadable cells).
-        aggregates: ``id(Aggregate node)`` -> the columns it was computed into.
+        aggregates: ``id(Aggregate or Related node)`` -> the columns it was computed into (joined
+            onto the table by the planner).
     """
 
     def __init__(
@@ -119,7 +120,7 @@ class Lowerer:
         """The :class:`Low` of ``node`` (memoised per node, so shared sub-trees share expressions)."""
         key = id(node)
         if key not in self._memo:
-            if isinstance(node, (ast.Literal, ast.Special, ast.Aggregate)):
+            if isinstance(node, (ast.Literal, ast.Special, ast.Aggregate, ast.Related)):
                 self._memo[key] = self._lower(node)
             elif isinstance(node, ast.FieldRef):
                 self._memo[key] = self.field(node.name)
@@ -186,11 +187,13 @@ class Lowerer:
                 return Low(~x.value, "bool", True, x.missing, x.divzero)
             case ast.FuncCall(name="coalesce", args=args):
                 return self.coalesce(args)
+            case ast.FuncCall(name="unique", args=(ast.FieldRef(name=fname) as arg,)):
+                return self.unique(fname, self.lower(arg))
             case ast.FuncCall(name=name, args=args):
                 parts = [self.lower(a) for a in args]
                 value, kind, exact = lower_function(self, name, args, parts)
                 return Low(value, kind, exact, self.missing_of(value, parts), any_of([p.divzero for p in parts]))
-            case ast.Aggregate():
+            case ast.Aggregate() | ast.Related():
                 cols = self.aggregates[id(node)]
                 value = pl.col(cols.value)
                 return Low(value, cols.kind, cols.exact, pl.col(cols.missing))
@@ -201,6 +204,28 @@ class Lowerer:
         """The scalar ``missing()`` of an inner node: its children's, in order, when it is null."""
         inner = first_of([p.missing for p in parts])
         return None if inner is None else pl.when(value.is_null()).then(inner)
+
+    def unique(self, name: str, x: Low) -> Low:
+        """``unique(field)``: no other row of the table holds the same (non-null) cell value.
+
+        A window count over the field's own column (the scalar ``TableIndex`` indexes the cells, not
+        derived values). Rows go to the scalar engine when the value was derived (an empty cell),
+        when it is inexact (two values equal to ten decimals may differ), or when the records were
+        not indexed as exactly this table.
+        """
+        value: pl.Expr
+        if name in self.table.kinds and self.table.kinds[name] == x.kind:
+            raw = pl.col(name)
+            value = pl.when(x.value.is_null() | raw.is_null()).then(None).otherwise(pl.len().over(raw) <= 1)
+            self.fallback.append(x.value.is_not_null() & raw.is_null())
+        else:  # no cells at all: a value can only be derived
+            value = pl.lit(None, dtype=pl.Boolean)
+            self.fallback.append(x.value.is_not_null())
+        if x.kind == "num" and not x.exact:
+            self.fallback.append(odd(x.value))
+        if self.table.records is not None and not self.table.indexed:
+            self.fallback.append(x.value.is_not_null())
+        return Low(value, "bool", True, self.missing_of(value, [x]), x.divzero)
 
     def constant(self, v: Any) -> Low:
         """A literal or parameter value."""

@@ -31,6 +31,17 @@ _MARK = {Outcome.PASS: "✓", Outcome.FAIL: "✗", Outcome.UNKNOWN: "?", Outcome
 ORDER = (Outcome.PASS, Outcome.FAIL, Outcome.UNKNOWN, Outcome.NOT_APPLICABLE)
 
 
+#: labels of entity kinds a standard declares (set by the CLI from the standard's schema)
+ENTITY_LABELS: dict[str, tuple[str, str]] = {}
+
+
+def _entity_word(kind: str, lang: str) -> str:
+    if kind in _ENTITY[lang]:
+        return _ENTITY[lang][kind]
+    zh, en = ENTITY_LABELS.get(kind, (kind, kind))
+    return en if lang == "en" else zh
+
+
 def _t(lang: str, zh: str, en: str) -> str:
     return en if lang == "en" else zh
 
@@ -86,7 +97,7 @@ def render_summary(
     for kind in kinds:
         total = sum(n for (k, _), n in summary.outcomes.items() if k == kind)
         parts = [f"{_OUTCOME[lang][o]} {summary.outcomes[(kind, o)]}" for o in ORDER if summary.outcomes[(kind, o)]]
-        lines.append(f"  {_ENTITY[lang].get(kind, kind)} {total}: " + ", ".join(parts))
+        lines.append(f"  {_entity_word(kind, lang)} {total}: " + ", ".join(parts))
     if summary.rule_fails:
         lines.append(_t(lang, "不通过最多的规则：", "most-failed rules:"))
         for rule_id, n in summary.rule_fails.most_common(top):
@@ -101,7 +112,7 @@ def render_summary(
         lines.append(
             _t(
                 lang,
-                f"数据中没有这些{_ENTITY[lang].get(kind, kind)}字段（用到它们的规则均为无法判断）：",
+                f"数据中没有这些{_entity_word(kind, lang)}字段（用到它们的规则均为无法判断）：",
                 f"the data have no column for these {kind} fields (rules reading them are UNKNOWN): ",
             )
             + ", ".join(names)
@@ -181,7 +192,7 @@ def render_verdict(verdict: Verdict, lang: str, *, only: Iterable[Outcome] | Non
     """One entity's verdict in full: each rule's outcome, reason, evidence, gap, remedy and source."""
     head = _t(
         lang,
-        f"{_ENTITY[lang].get(verdict.entity, verdict.entity)} {verdict.entity_id}：{_OUTCOME[lang][verdict.outcome]}",
+        f"{_entity_word(verdict.entity, lang)} {verdict.entity_id}：{_OUTCOME[lang][verdict.outcome]}",
         f"{verdict.entity} {verdict.entity_id}: {_OUTCOME[lang][verdict.outcome]}",
     )
     lines = [
@@ -209,8 +220,8 @@ def render_diff(diff: VerdictDiff, lang: str, *, limit: int = 50) -> str:
         out.append(
             _t(
                 lang,
-                f"  {_ENTITY[lang].get(kind, kind)} {total} 条中结论变化 {flips_by_kind[kind]} 条",
-                f"  {_ENTITY[lang].get(kind, kind)}: {flips_by_kind[kind]} of {total} verdicts change",
+                f"  {_entity_word(kind, lang)} {total} 条中结论变化 {flips_by_kind[kind]} 条",
+                f"  {_entity_word(kind, lang)}: {flips_by_kind[kind]} of {total} verdicts change",
             )
         )
     if not diff.flips:
@@ -230,7 +241,7 @@ def render_diff(diff: VerdictDiff, lang: str, *, limit: int = 50) -> str:
             )
             where = f"（{f.village}）" if f.village and lang == "zh" else (f" ({f.village})" if f.village else "")
             out.append(
-                f"  {_ENTITY[lang].get(f.entity, f.entity)} {f.id}{where}: "
+                f"  {_entity_word(f.entity, lang)} {f.id}{where}: "
                 f"{_word(f.old.value, lang)} → {_word(f.new.value, lang)}; {rules}"
             )
         if len(diff.flips) > limit:
