@@ -344,3 +344,16 @@ def test_totals_row_variants(national: Standard, tmp_path: Path, total: str) -> 
     path = write(tmp_path / "h.csv", f"户编号,人均纯收入\n0001,5000\n{total},5000\n")
     ds = read_dataset(national.schema, [str(path)])
     assert [r.id for r in ds.tables["household"]] == ["0001"]
+
+
+def test_a_rejected_member_row_leaves_its_household_unknown_on_members(national: Standard, tmp_path: Path) -> None:
+    h = write(tmp_path / "h.csv", "户编号,脱贫状态\n0001,已脱贫\n0002,已脱贫\n")
+    m = write(
+        tmp_path / "m.csv",
+        "人编号,户编号,是否参加城乡居民基本医疗保险\n01,0001,是\n01,0001,否\n02,0002,是\n",
+    )
+    ds = read_dataset(national.schema, [str(h), str(m)])
+    verdicts = {v.entity_id: v for v in Engine(national).evaluate_all(ds.tables, 2020, entities=("household",))}
+    medical = {k: next(r for r in v.results if r.rule_id == "household.medical").outcome for k, v in verdicts.items()}
+    assert medical == {"0001": Outcome.UNKNOWN, "0002": Outcome.PASS}
+    assert ("unlinked-children", "0001") in {(i.code, i.entity_id) for i in ds.issues}

@@ -39,6 +39,7 @@ class FileAccount:
     rows_read: int = 0
     records: int = 0
     rejected: int = 0
+    rejected_parents: list[str] = field(default_factory=list)
     unknown_columns: list[str] = field(default_factory=list)
     suggestions: dict[str, str] = field(default_factory=dict)
     sheet: str | None = None
@@ -206,6 +207,10 @@ def read_table(
             if isinstance(value, StoredNumber) and fdef is not None and fdef.name not in rec.issues:
                 count, first, shown = numeric_codes.get(header, (0, raw.row, str(value)))
                 numeric_codes[header] = (count + 1, first, shown)
+        if rec.id is None or rec.id in seen:
+            parent_key = rec.values.get(ent.parent_key) if ent.parent_key else None
+            if parent_key is not None:
+                account.rejected_parents.append(str(parent_key))  # that parent's collection is incomplete
         if rec.id is None:
             account.rejected += 1
             issues.append(
@@ -314,6 +319,38 @@ def read_file(
     return out, skipped
 
 
+def _incomplete_parents(
+    schema: Schema, tables: dict[str, list[Record]], accounts: list[FileAccount]
+) -> list[DataIssue]:
+    """Parents one of whose child rows was rejected (no id, a repeated id): their collection of that
+    child kind is incomplete, so rules over it are UNKNOWN rather than decided on the rest."""
+    issues: list[DataIssue] = []
+    for acc in accounts:
+        ent = schema.entities.get(acc.entity)
+        if ent is None or ent.parent is None or not acc.rejected_parents:
+            continue
+        parent_ent = schema.entities[ent.parent]
+        coll = next((c for c, k in parent_ent.children.items() if k == acc.entity), None)
+        if coll is None:
+            continue
+        keys = set(acc.rejected_parents)
+        for parent in tables.get(ent.parent, []):
+            if parent.id in keys and coll in parent.children:
+                del parent.children[coll]
+                issues.append(
+                    _issue(
+                        "unlinked-children",
+                        f"{ent.parent} {parent.id}: a {acc.entity} row of it was rejected in {acc.file}, so rules over "
+                        f"its {coll} are UNKNOWN",
+                        acc.file,
+                        field=coll,
+                        entity=ent.parent,
+                        entity_id=parent.id,
+                    )
+                )
+    return issues
+
+
 def expand_paths(paths: Iterable[str], kinds: Iterable[str] = ENTITY_KINDS) -> list[tuple[str | None, Path, bool]]:
     """``KIND=PATH`` or ``PATH`` arguments; a folder means its data files (sorted).
 
@@ -386,6 +423,9 @@ def read_dataset(
                 if key in first_seen:
                     account.records -= 1
                     account.rejected += 1
+                    parent_field = schema.entities[kind].parent_key
+                    if parent_field and rec.values.get(parent_field) is not None:
+                        account.rejected_parents.append(str(rec.values[parent_field]))
                     row = (
                         int(rec.source.rpartition(":")[2])
                         if rec.source and rec.source.rpartition(":")[2].isdigit()
@@ -421,5 +461,6 @@ def read_dataset(
     issues.extend(
         _relocate(i, workbooks[i.file][1], workbooks[i.file][0]) if i.file in workbooks else i for i in orphans
     )
+    issues.extend(_incomplete_parents(schema, tables, accounts))
     index_tables(tables)
     return Dataset(tables, issues, accounts)
