@@ -285,20 +285,8 @@ def absent_fields(standard: Standard, tables: dict[str, list[Any]], kinds: list[
         records = tables.get(kind) or []
         if not records:
             continue
-        needed: dict[str, None] = {}
-        todo = [t for r in standard.rules if r.entity == kind for t in (r.applies_when, r.require) if t is not None]
-        seen: set[int] = set()
-        while todo:
-            tree = todo.pop()
-            if id(tree) in seen:
-                continue
-            seen.add(id(tree))
-            for node in ast.top_level(tree):
-                if isinstance(node, ast.FieldRef):
-                    derive = standard.derived.get((node.entity, node.name))
-                    if derive is not None:
-                        todo.append(derive)
-                    needed.setdefault(node.name, None)
+        trees = [t for r in standard.rules if r.entity == kind for t in (r.applies_when, r.require) if t is not None]
+        needed = dict.fromkeys(n.name for n in standard.fields_read(trees, same_record=True))
         present = {name for r in records for name, v in r.values.items() if v is not None} | {
             name for r in records for name in r.issues
         }

@@ -126,21 +126,8 @@ def _in_force(p: ParamDef, point: tuple[str | None, str]) -> Decimal | None:
 
 def _reads(rule: Rule, standard: Standard, entity: str, name: str) -> bool:
     """True if ``rule`` reads the field (directly or through derived fields)."""
-    todo = [t for t in (rule.require, rule.applies_when) if t is not None]
-    seen: set[int] = set()
-    while todo:
-        tree = todo.pop()
-        if id(tree) in seen:
-            continue
-        seen.add(id(tree))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FieldRef):
-                if (node.entity, node.name) == (entity, name):
-                    return True
-                derive = standard.derived.get((node.entity, node.name))
-                if derive is not None:
-                    todo.append(derive)
-    return False
+    trees = [t for t in (rule.require, rule.applies_when) if t is not None]
+    return any((n.entity, n.name) == (entity, name) for n in standard.fields_read(trees))
 
 
 def _rule_message(change: Change) -> str | None:

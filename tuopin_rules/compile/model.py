@@ -94,6 +94,28 @@ class Standard:
         """The rules judging ``entity`` that are in force on ``as_of``, in file order."""
         return [r for r in self.rules if r.entity == entity and r.in_force(as_of)]
 
+    def fields_read(self, trees: list[ast.Expr], *, same_record: bool = False) -> list[ast.FieldRef]:
+        """The fields ``trees`` read, directly or through the ``derive`` of fields they read.
+
+        Args:
+            trees: bound expressions of this standard.
+            same_record: only fields of the record in scope (not inside aggregates or related records).
+        """
+        walk = ast.top_level if same_record else ast.walk
+        todo, seen, out = list(trees), set(), []
+        while todo:
+            tree = todo.pop()
+            if id(tree) in seen:
+                continue
+            seen.add(id(tree))
+            for node in walk(tree):
+                if isinstance(node, ast.FieldRef):
+                    out.append(node)
+                    derive = self.derived.get((node.entity, node.name))
+                    if derive is not None:
+                        todo.append(derive)
+        return out
+
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id.
 

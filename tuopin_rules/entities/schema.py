@@ -172,19 +172,7 @@ class Schema:
             return f"entity {kind!r}: its id field {spec.id!r} is not among its fields"
         if spec.parent is not None and spec.parent.key not in spec.fields:
             return f"entity {kind!r}: its parent key {spec.parent.key!r} is not among its fields"
-        ed = EntityDef(
-            name=kind,
-            label=spec.label,
-            id_field=spec.id,
-            name_field=spec.name,
-            parent=spec.parent.entity if spec.parent else None,
-            parent_key=spec.parent.key if spec.parent else None,
-            parent_name_key=spec.parent.name_key if spec.parent else None,
-            children=dict(spec.children),
-            fields={n: _field_def(kind, n, f, origin) for n, f in spec.fields.items()},
-        )
-        ed.reindex()
-        self.entities[kind] = ed
+        self.entities[kind] = _entity_def(kind, spec, origin)
         if spec.parent is not None:
             self.entities[spec.parent.entity].children[spec.collection or f"{kind}s"] = kind
         return None
@@ -231,20 +219,24 @@ def schema_from_spec(spec: SchemaSpec, origin: str) -> Schema:
     """Build a :class:`Schema` from a validated schema file."""
     entities: dict[str, EntityDef] = {}
     for kind, ent in spec.entities.items():
-        ed = EntityDef(
-            name=kind,
-            label=ent.label,
-            id_field=ent.id,
-            name_field=ent.name,
-            parent=ent.parent.entity if ent.parent else None,
-            parent_key=ent.parent.key if ent.parent else None,
-            parent_name_key=ent.parent.name_key if ent.parent else None,
-            children=dict(ent.children),
-            fields={n: _field_def(kind, n, f, origin) for n, f in ent.fields.items()},
-        )
-        ed.reindex()
-        entities[kind] = ed
+        entities[kind] = _entity_def(kind, ent, origin)
     return Schema(entities)
+
+
+def _entity_def(kind: str, spec: EntitySpec, origin: str) -> EntityDef:
+    ed = EntityDef(
+        name=kind,
+        label=spec.label,
+        id_field=spec.id,
+        name_field=spec.name,
+        parent=spec.parent.entity if spec.parent else None,
+        parent_key=spec.parent.key if spec.parent else None,
+        parent_name_key=spec.parent.name_key if spec.parent else None,
+        children=dict(spec.children),
+        fields={n: _field_def(kind, n, f, origin) for n, f in spec.fields.items()},
+    )
+    ed.reindex()
+    return ed
 
 
 @functools.cache
