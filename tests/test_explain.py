@@ -147,3 +147,19 @@ def test_gap_target_of_a_literal_bound_has_the_unit() -> None:
     )
     r = engine.evaluate("village", {"village_id": "1", "collective_income": "43300"}, 2020).results[0]
     assert r.gap is not None and r.gap.text.zh == "村集体经济收入须不低于 50,000 元，还差 6,700 元"
+
+
+def test_is_blank_and_sums_read_as_words_with_units() -> None:
+    engine = _standard(
+        "  - {id: b, entity: household, title: {zh: b}, source: doc, require: not is_blank(head_name)}\n"
+        "  - {id: s, entity: village, title: {zh: s}, source: doc,"
+        " require: 'sum(households, per_capita_net_income) <= 10000'}\n"
+    )
+    r = engine.evaluate("household", {"household_id": "1"}, 2020).results[0]
+    assert r.outcome is Outcome.FAIL and r.reason.zh == "户主姓名为空" and r.reason.en == "head of household is blank"
+    hh = [
+        {"household_id": "1", "per_capita_net_income": "6000"},
+        {"household_id": "2", "per_capita_net_income": "5000"},
+    ]
+    r = engine.evaluate("village", {"village_id": "v", "households": hh}, 2020).results[0]
+    assert "11,000 元" in r.reason.zh

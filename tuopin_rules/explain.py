@@ -121,6 +121,8 @@ class Explainer:
         """A value as a person reads it, in the type and unit of ``node``."""
         if isinstance(node, ast.Related):
             return self.show(node.target, value, lang, with_unit=with_unit)
+        if isinstance(node, ast.Aggregate) and node.func in ("sum", "min", "max") and node.arg is not None:
+            return self.show(node.arg, value, lang, with_unit=with_unit)  # in the unit of what is summed
         if value is None:
             return phrase("missing", lang)
         if isinstance(node, ast.FieldRef) and isinstance(value, str):
@@ -269,6 +271,8 @@ class Explainer:
                         others=shown + more,
                     )
                 ]
+            case ast.FuncCall(name="is_blank", args=(arg,)) if want is not None:
+                return [phrase("blank" if want else "not_blank", lang, label=self.label(arg, trace, lang))]
             case ast.FuncCall(name="coalesce", args=args):
                 decided = next((a for a in args if trace.value(a) is not None), None)
                 if decided is not None:

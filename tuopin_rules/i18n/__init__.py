@@ -118,6 +118,8 @@ PHRASES: dict[str, tuple[str, str]] = {
     "unknown_division": ("除数为零，无法计算", "division by zero; cannot compute"),
     "gap_decrease": ("{label}须{word} {target}，超出 {amount}", "{label} must be {word_en} {target}; over by {amount}"),
     "unverified": ("（未核实）", " (unverified)"),
+    "blank": ("{label}为空", "{label} is blank"),
+    "not_blank": ("{label}不为空", "{label} is not blank"),
     "duplicate": ("{label} {value} 重复，另见：{others}", "{label} {value} is not unique; also in {others}"),
     "unverified_note": ("（{names}为未核实的数值）", " ({names}: an unverified value)"),
     "param_year": ("{year} 年{label}", "the {year} {label}"),
