@@ -49,3 +49,10 @@ def test_every_code_is_documented() -> None:
 def test_version_matches_pyproject() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert f'version = "{tuopin_rules.__version__}"' in pyproject
+
+
+def test_every_subpackage_ships_in_the_wheel() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    for init in (ROOT / "tuopin_rules").rglob("__init__.py"):
+        package = ".".join(init.parent.relative_to(ROOT).parts)
+        assert f'"{package}"' in pyproject, f"{package} is not in [tool.setuptools] packages"
