@@ -403,3 +403,20 @@ def test_parameter_by_a_yes_no_field() -> None:
     assert engine.evaluate("household", {"household_id": "1", "short": "否", "litres": "25"}, 2020).results[
         0
     ].outcome is (Outcome.FAIL)
+
+
+def test_two_spellings_of_one_yes_no_key_are_an_error() -> None:
+    from tuopin_rules import StandardError
+
+    with pytest.raises(StandardError) as info:
+        inline_standard(
+            """
+            fields:
+              household:
+                short: {type: bool}
+            parameters:
+              minimum: {by: short, values: {default: 35, 是: 20, true: 25}, source: doc}
+            """
+        )
+    (d,) = info.value.diagnostics
+    assert d.code == "parameter-values" and "is short 'true' again" in d.message

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import string
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -140,45 +141,58 @@ class _Compiler:
             self.normalise_plain_keys(name, pdef, at, fields[0])
             return
         codes = ["default", *(coded.codes or {})]
-        renamed: dict[str | None, list[Any]] = {}
-        for key, timeline in pdef.timelines.items():
-            code = "default" if key == "default" else coded.code_for(str(key))
-            if code is None:
-                self.problems.append(
-                    At(at.doc, (*at.path, "values", str(key))).diagnostic(
-                        "parameter-values",
-                        f"parameter {name!r}: {key!r} is not a code of {pdef.by} ({', '.join(codes)})",
-                        key=True,
-                        hint=did_you_mean(str(key), codes),
-                    )
-                )
-                continue
-            if code in renamed:
-                self.problems.append(
-                    At(at.doc, (*at.path, "values", str(key))).diagnostic(
-                        "parameter-values", f"parameter {name!r}: {key!r} is {pdef.by} {code!r} again", key=True
-                    )
-                )
-                continue
-            renamed[code] = [replace(pv, by_key=code) for pv in timeline]
-        pdef.timelines = renamed
+        self.rekey(
+            name,
+            pdef,
+            at,
+            lambda key: "default" if key == "default" else coded.code_for(key),
+            lambda key: (
+                f"parameter {name!r}: {key!r} is not a code of {pdef.by} ({', '.join(codes)})",
+                did_you_mean(key, codes),
+            ),
+        )
 
     def normalise_plain_keys(self, name: str, pdef: ParamDef, at: At, fdef: Any) -> None:
         """Keys of a parameter ``by`` a yes/no, number or text field, in the form records select."""
+
+        def plain(key: str) -> str | None:
+            if key == "default" or fdef.type == "text":
+                return key
+            try:
+                return by_key(convert(fdef, key))
+            except CellError:
+                return None
+
+        self.rekey(
+            name,
+            pdef,
+            at,
+            plain,
+            lambda key: (f"parameter {name!r}: {key!r} is not a {fdef.type} value of {pdef.by}", None),
+        )
+
+    def rekey(
+        self,
+        name: str,
+        pdef: ParamDef,
+        at: At,
+        to_key: Callable[[str], str | None],
+        refused: Callable[[str], tuple[str, str | None]],
+    ) -> None:
+        """Rename a ``by`` parameter's keys to the values records select; a key that maps to nothing,
+        or to a key already taken (西部 and western), is a ``parameter-values`` error at the key."""
         renamed: dict[str | None, list[Any]] = {}
         for key, timeline in pdef.timelines.items():
-            new: str | None = key
-            if key != "default" and fdef.type != "text":
-                try:
-                    new = by_key(convert(fdef, key))
-                except CellError:
-                    new = None
+            where = At(at.doc, (*at.path, "values", str(key)))
+            new = to_key(str(key))
             if new is None:
+                message, hint = refused(str(key))
+                self.problems.append(where.diagnostic("parameter-values", message, key=True, hint=hint))
+                continue
+            if new in renamed:
                 self.problems.append(
-                    At(at.doc, (*at.path, "values", str(key))).diagnostic(
-                        "parameter-values",
-                        f"parameter {name!r}: {key!r} is not a {fdef.type} value of {pdef.by}",
-                        key=True,
+                    where.diagnostic(
+                        "parameter-values", f"parameter {name!r}: {key!r} is {pdef.by} {new!r} again", key=True
                     )
                 )
                 continue
