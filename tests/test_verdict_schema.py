@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from tuopin_rules import Engine, Verdict
+from tuopin_rules import Engine, Outcome, Verdict
 from tuopin_rules.verdicts import SCHEMA_VERSION
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -25,7 +25,7 @@ def _check(name: str, text: str) -> None:
 
 
 def test_verdict_json_schema_is_pinned() -> None:
-    schema = Verdict.model_json_schema(mode="serialization")
+    schema = Verdict.json_schema()
     _check("verdict.schema.json", json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
 
 
@@ -46,3 +46,21 @@ def test_one_verdict_is_pinned(engine: Engine) -> None:
     assert verdict.schema_version == SCHEMA_VERSION
     text = verdict.to_json(indent=2) + "\n"
     _check("verdict-household-0012.json", text.replace(engine.standard.content_hash, "sha256:<content hash>"))
+
+
+def test_json_layouts_agree_with_the_json_module(engine: Engine) -> None:
+    """Compact lines have no spaces between tokens; ``indent=2`` is the json module's layout, byte for byte."""
+    verdict = engine.evaluate(
+        "household", {"户编号": "0012", "脱贫状态": "已脱贫", "人均纯收入": "5,230.5"}, as_of=2020
+    )
+    data = verdict.to_dict()
+    assert verdict.to_json() == json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    assert verdict.to_json(indent=2) == json.dumps(data, ensure_ascii=False, indent=2)
+    assert json.loads(verdict.to_json())["results"][0]["evidence"][1]["value"] == "5230.5"
+
+
+def test_only_keeps_the_results_asked_for(engine: Engine) -> None:
+    verdict = engine.evaluate("household", {"户编号": "0012", "脱贫状态": "已脱贫", "人均纯收入": "3650"}, as_of=2020)
+    failed = verdict.only({Outcome.FAIL})
+    assert [r.rule_id for r in failed.results] == ["household.income"]
+    assert failed.outcome is verdict.outcome and len(verdict.results) > 1

@@ -300,7 +300,7 @@ def explain(
     only = (Outcome.FAIL, Outcome.UNKNOWN) if failed_only else None
     if fmt == "json":
         if only is not None:
-            verdict = verdict.model_copy(update={"results": [r for r in verdict.results if r.outcome in only]})
+            verdict = verdict.only(only)
         click.echo(verdict.to_json(indent=2))
         return
     click.echo(render_verdict(verdict, lang, only=only))

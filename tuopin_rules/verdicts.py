@@ -3,16 +3,23 @@
 The JSON form (``Verdict.to_json()``) is stable: keys in a fixed order, decimals as strings so no
 money or rate is ever rounded through a binary float, and ``schema_version`` bumped on any change
 of shape. ``tests/golden/verdict.schema.json`` pins the JSON Schema.
+
+The classes are frozen, slotted dataclasses — a verdict is built for every record, so building one
+must be cheap — and a pydantic ``TypeAdapter`` serialises them and gives their JSON Schema
+(:meth:`Verdict.json_schema`). They are built only by the engine, which gives well-typed values, so
+nothing is validated on construction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-import json
-from typing import Any
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict, Field, TypeAdapter
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -42,11 +49,12 @@ class Outcome(enum.StrEnum):
     NOT_APPLICABLE = "NOT_APPLICABLE"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_CONFIG = ConfigDict(extra="forbid")
+_EMPTY = Field(json_schema_extra={"default": []})  # the schema shows the default an empty list gets
 
 
-class Localized(_Model):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Localized:
     """A message in Chinese and English."""
 
     zh: str
@@ -57,7 +65,8 @@ class Localized(_Model):
         return self.en if lang == "en" else self.zh
 
 
-class Evidence(_Model):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evidence:
     """One value a rule read.
 
     Attributes:
@@ -85,7 +94,8 @@ class Evidence(_Model):
     note: Localized | None = None
 
 
-class Gap(_Model):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Gap:
     """The distance to pass for a failed numeric comparison.
 
     ``amount`` is how far the value is from the bound (exact, as text; a percent as a fraction);
@@ -102,7 +112,8 @@ class Gap(_Model):
     text: Localized
 
 
-class Citation(_Model):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Citation:
     """The document a rule comes from."""
 
     id: str
@@ -113,7 +124,8 @@ class Citation(_Model):
     url: str | None = None
 
 
-class RuleResult(_Model):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleResult:
     """The outcome of one rule for one record, with its explanation."""
 
     rule_id: str
@@ -125,12 +137,13 @@ class RuleResult(_Model):
     reason: Localized
     evidence: list[Evidence]
     gap: Gap | None = None
-    missing: list[str] = []
+    missing: Annotated[list[str], _EMPTY] = field(default_factory=list)
     remedy: Localized | None = None
     citation: Citation | None = None
 
 
-class StandardRef(_Model):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StandardRef:
     """Which standard judged: id, version and the content hash of its file."""
 
     id: str
@@ -138,7 +151,8 @@ class StandardRef(_Model):
     content_hash: str
 
 
-class Verdict(_Model):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdict:
     """The verdict on one entity record.
 
     ``outcome`` is FAIL if any veto rule fails, else UNKNOWN if any veto rule is unknown, else PASS;
@@ -153,7 +167,7 @@ class Verdict(_Model):
     standard: StandardRef
     results: list[RuleResult]
     source: str | None = None
-    data_issues: list[dict[str, Any]] = []
+    data_issues: Annotated[list[dict[str, Any]], _EMPTY] = field(default_factory=list)
 
     def failed(self) -> list[RuleResult]:
         """The rule results that failed."""
@@ -161,4 +175,28 @@ class Verdict(_Model):
 
     def to_json(self, *, indent: int | None = None) -> str:
         """Stable JSON: same inputs give byte-identical output."""
-        return json.dumps(self.model_dump(mode="json"), ensure_ascii=False, indent=indent)
+        return _adapter().dump_json(self, indent=indent).decode()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict as JSON-ready data (what :meth:`to_json` writes)."""
+        data: dict[str, Any] = _adapter().dump_python(self, mode="json")
+        return data
+
+    def only(self, outcomes: Iterable[Outcome]) -> Verdict:
+        """A copy holding only the rule results with one of ``outcomes`` (the entity outcome kept)."""
+        keep = set(outcomes)
+        return replace(self, results=[r for r in self.results if r.outcome in keep])
+
+    @staticmethod
+    def json_schema() -> dict[str, Any]:
+        """The JSON Schema of a verdict as :meth:`to_json` writes it."""
+        return _adapter().json_schema(mode="serialization")
+
+
+for _cls in (Localized, Evidence, Gap, Citation, RuleResult, StandardRef, Verdict):
+    _cls.__pydantic_config__ = _CONFIG  # type: ignore[union-attr]
+
+
+@functools.cache
+def _adapter() -> TypeAdapter[Verdict]:
+    return TypeAdapter(Verdict)

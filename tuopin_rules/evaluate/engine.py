@@ -94,6 +94,7 @@ class Engine:
         self.standard = standard
         self.explainer = Explainer(standard)
         self.ref = StandardRef(id=standard.id, version=standard.version, content_hash=standard.content_hash)
+        self._citations: dict[str, tuple[Rule, Citation | None]] = {}  # per rule: the document cited
 
     def evaluate(self, entity: str, data: Mapping[str, Any], as_of: int | str | dt.date) -> Verdict:
         """Evaluate one record given as a mapping of field names (or Chinese headers) to values.
@@ -117,7 +118,10 @@ class Engine:
         day = coerce_as_of(as_of)
         self.check_in_force(day)
         cache: DerivedCache = {}
-        results = [self.evaluate_rule(rule, record, day, cache) for rule in self.standard.rules_for(record.entity, day)]
+        memo: dict[Any, Any] = {}
+        results = [
+            self.evaluate_rule(rule, record, day, cache, memo) for rule in self.standard.rules_for(record.entity, day)
+        ]
         return Verdict(
             entity=record.entity,
             entity_id=record.id,
@@ -177,9 +181,18 @@ class Engine:
                 yield self.evaluate_record(record, day)
 
     def evaluate_rule(
-        self, rule: Rule, record: Record, as_of: dt.date, cache: DerivedCache | None = None
+        self,
+        rule: Rule,
+        record: Record,
+        as_of: dt.date,
+        cache: DerivedCache | None = None,
+        memo: dict[Any, Any] | None = None,
     ) -> RuleResult:
-        """One rule against one record, explained (``cache`` shares derived values between rules)."""
+        """One rule against one record, explained.
+
+        ``cache`` shares derived values and ``memo`` evidence items between the rules of one
+        evaluation of ``record`` (both only while its records are alive and unchanged).
+        """
         trace = Trace(record)
         outcome: Outcome
         missing: list[str] = []
@@ -202,21 +215,22 @@ class Engine:
             missing = self.explainer.missing(decided_by, trace)
         ex = self.explainer
         gap = ex.gap(rule, trace) if outcome is Outcome.FAIL else None
+        citation = self._citations.get(rule.id)
+        if citation is None or citation[0] is not rule:
+            citation = self._citations[rule.id] = (rule, _citation(rule))
         return RuleResult(
             rule_id=rule.id,
-            title=Localized(zh=rule.title.zh, en=rule.title.get("en")),
+            title=ex.loc(rule.title) or Localized(zh=rule.id, en=rule.id),
             outcome=outcome,
             severity=rule.severity,
             working_group=rule.working_group,
             reason_code=ex.reason_code(rule, outcome, trace, missing),
             reason=ex.reason(rule, outcome, trace, missing, as_of, gap),
-            evidence=ex.evidence(rule, trace) if outcome is not Outcome.NOT_APPLICABLE else [],
+            evidence=ex.evidence(rule, trace, memo) if outcome is not Outcome.NOT_APPLICABLE else [],
             gap=gap,
             missing=missing,
-            remedy=Localized(zh=rule.remedy.zh, en=rule.remedy.get("en"))
-            if rule.remedy and outcome is Outcome.FAIL
-            else None,
-            citation=_citation(rule),
+            remedy=ex.loc(rule.remedy) if outcome is Outcome.FAIL else None,
+            citation=citation[1],
         )
 
 

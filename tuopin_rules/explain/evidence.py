@@ -13,7 +13,6 @@ from tuopin_rules.explain.words import (
     Words,
     _exact,
     _failing_leaves,
-    _loc,
     _operands,
 )
 from tuopin_rules.expr import ast
@@ -21,6 +20,7 @@ from tuopin_rules.i18n import (
     fmt_plain,
     phrase,
 )
+from tuopin_rules.resolve.params import ParamValue
 from tuopin_rules.verdicts import Evidence, Gap, Localized
 
 __all__ = ["EvidenceWords"]
@@ -32,14 +32,26 @@ MAX_LINKED = 20
 class EvidenceWords(Words):
     """Evidence items and gaps."""
 
-    def evidence(self, rule: Rule, trace: Trace) -> list[Evidence]:
+    def evidence(self, rule: Rule, trace: Trace, memo: dict[Any, Evidence] | None = None) -> list[Evidence]:
+        """The values ``rule`` read, once each: fields, related fields, parameters, linked records.
+
+        ``memo`` shares the evidence of a record's fields between the rules of one verdict (a field
+        has one value per record); leave it out to build every item afresh.
+        """
         out: dict[tuple[str, str], Evidence] = {}
         for tree in (rule.applies_when, rule.require):
             if tree is None:
                 continue
             for node in self.top(tree):
                 if isinstance(node, ast.FieldRef) and ("field", node.name) not in out:
-                    out[("field", node.name)] = self.field_evidence(node, trace)
+                    if memo is None:
+                        out[("field", node.name)] = self.field_evidence(node, trace)
+                        continue
+                    key = (id(trace.record), node.entity, node.name)
+                    item = memo.get(key)
+                    if item is None:
+                        item = memo[key] = self.field_evidence(node, trace)
+                    out[("field", node.name)] = item
                 elif isinstance(node, ast.Related) and ("related", node.written) not in out:
                     sub = trace.related.get(id(node))
                     out[("related", node.written)] = Evidence(
@@ -51,24 +63,32 @@ class EvidenceWords(Words):
                         source=sub.record.source if sub is not None else None,
                     )
                 elif isinstance(node, ast.ParamRef) and node.name in trace.params:
-                    p = self.standard.params[node.name]
                     pv = trace.params[node.name]
-                    out[("param", node.name)] = Evidence(
-                        kind="parameter",
-                        name=node.name,
-                        label=Localized(
-                            zh=p.label.zh if p.label else node.name, en=p.label.get("en") if p.label else node.name
-                        ),
-                        value=_exact(pv.value),
-                        display=self.display(node, pv.value),
-                        note=_UNVERIFIED if pv.confidence == "U" else None,
-                        unit=_loc(p.unit),
-                        effective_from=pv.effective_from,
-                        source=p.source,
-                    )
+                    pkey = ("param", node.name, id(pv))  # parameter values live as long as the standard
+                    item = memo.get(pkey) if memo is not None else None
+                    if item is None:
+                        item = self.param_evidence(node, pv)
+                        if memo is not None:
+                            memo[pkey] = item
+                    out[("param", node.name)] = item
         for child in self.linked_records(trace, set()):
             out.setdefault(("record", f"{child.entity}:{child.id}"), self.record_evidence(child))
         return list(out.values())
+
+    def param_evidence(self, node: ast.ParamRef, pv: ParamValue) -> Evidence:
+        """A parameter's value in force, with its effective date and the document it comes from."""
+        p = self.standard.params[node.name]
+        return Evidence(
+            kind="parameter",
+            name=node.name,
+            label=self.loc(p.label) or Localized(zh=node.name, en=node.name),
+            value=_exact(pv.value),
+            display=self.display(node, pv.value),
+            note=_UNVERIFIED if pv.confidence == "U" else None,
+            unit=self.loc(p.unit),
+            effective_from=pv.effective_from,
+            source=p.source,
+        )
 
     def linked_records(self, trace: Trace, seen: set[int]) -> list[Record]:
         """Child records that drove derived aggregates (e.g. the households still poor in a village)."""
@@ -136,9 +156,9 @@ class EvidenceWords(Words):
             kind=kind,
             name=node.name,
             display=self.display(node, value),
-            label=Localized(zh=f.label.zh, en=f.label.get("en")),
+            label=self.loc(f.label) or Localized(zh=node.name, en=node.name),
             value=shown,
-            unit=_loc(f.unit),
+            unit=self.loc(f.unit),
             source=rec.source if kind == "field" else None,
             note=note,
         )

@@ -29,12 +29,11 @@ LANGS = ("zh", "en")
 MAX_CHILDREN = 5
 _UNVERIFIED = Localized(zh="未核实的数值（出处标注为 U）", en="an unverified value (marked U in the standard)")
 MAX_LINKED = 20
+SHOWN_MAX = 100_000  # values-as-shown memoised per Words before the memo is cleared
 
 
 class Words:
     """Labels, values and the why of each sub-condition, for the rules of one standard."""
-
-    """Renders explanations for the rules of one standard."""
 
     def __init__(self, standard: Standard) -> None:
         self.standard = standard
@@ -42,6 +41,18 @@ class Words:
         self._text: dict[int, str] = {}
         self._words: dict[tuple[int, str], str] = {}
         self._top: dict[int, list[ast.Expr]] = {}
+        # values as shown, per node and value (bounded: cleared when full); texts of the standard
+        self._shown: dict[tuple[Any, ...], tuple[ast.Expr, str]] = {}
+        self._locs: dict[int, tuple[Any, Localized]] = {}
+
+    def loc(self, text: Any) -> Localized | None:
+        """A text of the standard (``zh`` and optional ``en``) as one shared :class:`Localized`."""
+        if text is None:
+            return None
+        hit = self._locs.get(id(text))
+        if hit is None or hit[0] is not text:
+            hit = self._locs[id(text)] = (text, Localized(zh=text.zh, en=text.get("en")))
+        return hit[1]
 
     def text(self, node: ast.Expr) -> str:
         """``to_text(node)``, memoised."""
@@ -113,7 +124,19 @@ class Words:
         return isinstance(node, ast.Literal) and node.percent
 
     def show(self, node: ast.Expr, value: Any, lang: str, *, with_unit: bool = True) -> str:
-        """A value as a person reads it, in the type and unit of ``node``."""
+        """A value as a person reads it, in the type and unit of ``node`` (memoised per node and value)."""
+        try:
+            key = (id(node), type(value), value, lang, with_unit)
+            hit = self._shown.get(key)
+        except TypeError:  # an unhashable value: not memoised
+            return self._show(node, value, lang, with_unit=with_unit)
+        if hit is None or hit[0] is not node:  # the node is kept, so its id is never reused meanwhile
+            if len(self._shown) >= SHOWN_MAX:
+                self._shown.clear()
+            hit = self._shown[key] = (node, self._show(node, value, lang, with_unit=with_unit))
+        return hit[1]
+
+    def _show(self, node: ast.Expr, value: Any, lang: str, *, with_unit: bool = True) -> str:
         if isinstance(node, ast.Related):
             return self.show(node.target, value, lang, with_unit=with_unit)
         if isinstance(node, ast.Aggregate) and node.func in ("sum", "min", "max") and node.arg is not None:
@@ -382,7 +405,3 @@ def _exact(value: Any) -> str:
     if isinstance(value, Decimal):
         return format(value.normalize(), "f") if value != value.to_integral_value() else str(value.quantize(Decimal(1)))
     return str(value)
-
-
-def _loc(text: Any) -> Localized | None:
-    return None if text is None else Localized(zh=text.zh, en=text.get("en"))
