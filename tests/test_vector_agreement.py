@@ -1,5 +1,6 @@
 """Property: random well-typed expressions over random records (nulls, unreadable cells, boundary
-numbers, unicode codes, members) give the same outcome and reason code in both backends."""
+numbers, unicode codes, members; related records — the household's head, a member's household —
+and ``unique``) give the same outcome and reason code in both backends."""
 
 from __future__ import annotations
 
@@ -75,8 +76,12 @@ aggregate = st.one_of(
     ),
     st.just("count(members) >= 2"),
 )
+related = st.sampled_from(
+    ["head.medical_insured", "head.age >= 60", "coalesce(head.dropout_due_to_poverty, p)", "unique(t)", "not unique(a)"]
+)
 leaf_bool = st.one_of(
     st.sampled_from(["p", "q", "is_blank(t)", 't in ["x", "中", "ü"]', 't not in ["x"]', "length(t) <= 1"]),
+    related,
     st.tuples(nums, st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), nums).map(" ".join),
     st.tuples(nums, nums, nums).map(lambda t: f"{t[0]} between {t[1]} and {t[2]}"),
     aggregate,
@@ -92,8 +97,15 @@ def _bool(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 
 conds = st.recursive(leaf_bool, _bool, max_leaves=4)
+member_leaf = st.one_of(
+    member_cond,
+    st.sampled_from(["household.p", "household.a > age", "household.rate <= 0.02", "unique(id_number)"]),
+)
+member_conds = st.recursive(member_leaf, _bool, max_leaves=3)
+RELATIONS = [None, "户主", " 本人", "户主本人", "之子", "配偶"]
 member = st.fixed_dictionaries(
     {
+        "relation_to_head": st.sampled_from(RELATIONS),
         "id_number": st.sampled_from(IDS),
         "dropout_due_to_poverty": st.sampled_from(BOOLS),
         "medical_insured": st.sampled_from(BOOLS),
@@ -113,10 +125,10 @@ household = st.fixed_dictionaries(
 )
 
 
-def _rules(pairs: list[tuple[str | None, str]]) -> str:
+def _rules(pairs: list[tuple[str | None, str]], entity: str = "household", first: int = 0) -> str:
     out = []
-    for i, (when, require) in enumerate(pairs):
-        out.append(f"  - id: r{i}\n    entity: household\n    title: {{zh: 规则{i}}}\n    source: doc")
+    for i, (when, require) in enumerate(pairs, start=first):
+        out.append(f"  - id: r{i}\n    entity: {entity}\n    title: {{zh: 规则{i}}}\n    source: doc")
         out.append(f"    require: '{require}'" + (f"\n    applies_when: '{when}'" if when else ""))
     return "\n".join(out)
 
@@ -128,15 +140,22 @@ def _rules(pairs: list[tuple[str | None, str]]) -> str:
 )
 @given(
     pairs=st.lists(st.tuples(st.none() | conds, conds), min_size=1, max_size=4),
+    member_pairs=st.lists(st.tuples(st.none() | member_conds, member_conds), max_size=2),
     rows=st.lists(household, min_size=1, max_size=6),
     as_of=st.sampled_from([2019, 2020, "2020-06-30"]),
 )
-def test_backends_agree(pairs: list[tuple[str | None, str]], rows: list[dict[str, Any]], as_of: int | str) -> None:
-    engine = Engine(inline_standard(BODY.format(rules=_rules(pairs))))
+def test_backends_agree(
+    pairs: list[tuple[str | None, str]],
+    member_pairs: list[tuple[str | None, str]],
+    rows: list[dict[str, Any]],
+    as_of: int | str,
+) -> None:
+    rules = _rules(pairs) + ("\n" + _rules(member_pairs, "member", len(pairs)) if member_pairs else "")
+    engine = Engine(inline_standard(BODY.format(rules=rules)))
     mappings = []
     for i, row in enumerate(rows):
         m: dict[str, Any] = {"household_id": str(i), **{k: v for k, v in row.items() if v is not None}}
         if "members" in m:
-            m["members"] = [{"member_id": f"{i}{j}", "household_id": str(i), **x} for j, x in enumerate(m["members"])]
+            m["members"] = [{"person_id": f"{i}{j}", "household_id": str(i), **x} for j, x in enumerate(m["members"])]
         mappings.append(m)
     agree(engine, records(engine, "household", mappings), as_of)

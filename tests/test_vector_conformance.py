@@ -118,16 +118,16 @@ ROWS = [
         "a": "4000.0000000001",
         "b": "4000",
         "members": [
-            {"member_id": "91", "household_id": "9", "id_number": "11010519491231002X", "dropout_due_to_poverty": "否"},
-            {"member_id": "92", "household_id": "9", "id_number": "110105201001010011", "dropout_due_to_poverty": "是"},
-            {"member_id": "93", "household_id": "9", "id_number": "", "dropout_due_to_poverty": ""},
+            {"person_id": "91", "household_id": "9", "id_number": "11010519491231002X", "dropout_due_to_poverty": "否"},
+            {"person_id": "92", "household_id": "9", "id_number": "110105201001010011", "dropout_due_to_poverty": "是"},
+            {"person_id": "93", "household_id": "9", "id_number": "", "dropout_due_to_poverty": ""},
         ],
     },
     {
         "household_id": "10",
         "a": "1",
         "b": "1",
-        "members": [{"member_id": "101", "household_id": "10", "id_number": "110105491231002"}],
+        "members": [{"person_id": "101", "household_id": "10", "id_number": "110105491231002"}],
     },
 ]
 

@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 
 from tuopin_rules import Engine
-from tuopin_rules.entities.records import Record, record_from_mapping
+from tuopin_rules.entities.records import Record, index_tables, record_from_mapping
 
 
 def flatten(records: list[Record]) -> dict[str, list[Record]]:
@@ -28,9 +28,12 @@ def flatten(records: list[Record]) -> dict[str, list[Record]]:
 
 
 def records(engine: Engine, entity: str, rows: list[dict[str, Any]]) -> dict[str, list[Record]]:
-    """Build records of ``entity`` (with nested children) from mappings and flatten them."""
+    """Build records of ``entity`` (with nested children) from mappings, flatten and index them
+    (as ``read_dataset`` does, so ``unique`` sees every row of a table)."""
     built = [record_from_mapping(engine.standard.schema, entity, row, row=i + 1)[0] for i, row in enumerate(rows)]
-    return flatten(built)
+    tables = flatten(built)
+    index_tables(tables)
+    return tables
 
 
 def agree(engine: Engine, tables: dict[str, list[Record]], as_of: int | str | dt.date) -> dict[str, pl.DataFrame]:
