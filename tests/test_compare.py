@@ -41,3 +41,9 @@ def test_text_output_and_a_provincial_standard() -> None:
 def test_a_side_without_a_date_is_a_usage_error() -> None:
     code, out = run("diff", "cn-national", "cn-national@2020", str(DEMO))
     assert code == 2 and "give a date" in out
+
+
+def test_as_of_that_would_be_ignored_is_refused() -> None:
+    code, out = run("diff", "cn-national@2019", "cn-national@2020", str(DEMO), "--as-of", "2018")
+    assert code == 2
+    assert "--as-of 2018 would be ignored" in out

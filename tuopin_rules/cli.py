@@ -390,6 +390,10 @@ def diff_cmd(
     """
     from tuopin_rules.compare import Side, compare, parse_side
 
+    if as_of is not None and all("@" in text for text in (old, new)):
+        raise click.UsageError(
+            f"--as-of {as_of} would be ignored: both {old} and {new} carry their own @DATE; drop one or the other"
+        )
     sides = []
     for text in (old, new):
         try:
