@@ -98,3 +98,51 @@ def test_a_case_file_names_a_standard_beside_it_by_id(tmp_path: Path) -> None:
     path.write_text(CASES.replace("standard: cn-national", "standard: my-province"), encoding="utf-8")
     result = run_case_file(path)
     assert result.standard is not None and result.standard.id == "my-province"
+
+
+RELATED_CASES = """\
+standard: {standard}
+as_of: 2020
+cases:
+  - name: 所在村在村表中，证件号码不重复
+    entity: member
+    record: &m {{人编号: "01", 证件号码: "110105198001010024", 姓名: 张三}}
+    parent: {{户编号: "0001", 村编号: "410522103202", parent: {{村编号: "410522103202"}}}}
+    others: [{{人编号: "02", 证件号码: "11010519491231002X"}}]
+    expect:
+      rules:
+        member.in_known_village: PASS
+        member.id_number_unique: PASS
+  - name: 户无所属村、证件号码与同户成员重复（大小写、空格不计）
+    entity: member
+    record: *m
+    parent: {{户编号: "0001"}}
+    others: [{{人编号: "02", 证件号码: " 110105198001010024 "}}]
+    expect:
+      rules:
+        member.in_known_village: FAIL  # is_blank of a missing link is true
+        member.id_number_unique: {{outcome: FAIL, reason: fail:id_number}}
+  - name: 无父记录
+    entity: member
+    record: *m
+    expect:
+      rules:
+        member.in_known_village: FAIL
+  - name: 村没有上级之外的父记录
+    entity: county
+    record: {{县名称: 某县}}
+    parent: {{名称: 某市}}
+    expect: {{}}
+"""
+
+
+def test_a_case_may_give_the_parent_chain_and_other_rows(tmp_path: Path) -> None:
+    fixture = Path(__file__).parent / "fixtures" / "monitoring" / "dq-monitoring.yaml"
+    path = tmp_path / "related.cases.yaml"
+    path.write_text(RELATED_CASES.format(standard=fixture), encoding="utf-8")
+    result = run_case_file(path)
+    assert not result.problems
+    assert [c.failures for c in result.cases[:3]] == [[], [], []]
+    assert result.cases[3].failures == ["evaluation error: a county has no parent record; remove parent:"]
+    assert result.coverage.passes["member.id_number_unique"] == 1
+    assert result.coverage.fails["member.id_number_unique"] == 1

@@ -17,8 +17,20 @@ A case file::
             household.water: {outcome: UNKNOWN, reason: missing:safe_drinking_water}
 
 ``reason`` is the result's ``reason_code``. A record may nest its children under their collection
-name (``members`` of a household, ``households`` of a village). Coverage: every rule of the standard
-needs at least one case expecting PASS and one expecting FAIL.
+name (``members`` of a household, ``households`` of a village). Two more keys give a case the
+records around it, for rules that read related records or compare across a table::
+
+      - name: 成员所在户已脱贫
+        entity: member
+        record: {人编号: "01", 证件号码: "110105198001010024"}
+        parent: {户编号: "0001", 脱贫状态: 已脱贫}        # the member's household (household.x);
+                                                          # it may have its own parent: the village
+        others:                                           # more members of the same table:
+          - {人编号: "02", 证件号码: "110105198001010024"}  # unique(id_number) fails
+        expect: {rules: {member.id_number_unique: FAIL}}
+
+``others`` are siblings of the record (same parent, if given); only ``record`` is evaluated.
+Coverage: every rule of the standard needs at least one case expecting PASS and one expecting FAIL.
 """
 
 from __future__ import annotations
@@ -32,7 +44,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from tuopin_rules.compile import Standard, load_standard_file
-from tuopin_rules.errors import Diagnostic, StandardError, TuopinError
+from tuopin_rules.entities.records import Record, index_tables, record_from_mapping
+from tuopin_rules.entities.schema import Schema
+from tuopin_rules.errors import DataIssue, Diagnostic, EvaluationError, StandardError, TuopinError
 from tuopin_rules.evaluate.engine import Engine
 from tuopin_rules.source import SourceDoc, load_yaml_file
 from tuopin_rules.spec import validate
@@ -66,6 +80,8 @@ class Case(_Model):
     name: str
     entity: str
     record: dict[str, Any]
+    parent: dict[str, Any] | None = None
+    others: list[dict[str, Any]] = []
     as_of: int | str | dt.date | None = None
     expect: Expect
 
@@ -162,7 +178,8 @@ def _check(case: Case, default_as_of: Any, engine: Engine) -> list[str]:
     if as_of is None:
         return ["no as_of (give one for the file or the case)"]
     try:
-        verdict = engine.evaluate(case.entity, case.record, as_of)
+        record, issues = _build(engine.standard.schema, case)
+        verdict = engine.evaluate_record(record, as_of, issues)
     except TuopinError as exc:
         return [f"evaluation error: {exc}"]
     failures: list[str] = []  # data issues are part of what a case may test (reason unreadable:...)
@@ -180,6 +197,48 @@ def _check(case: Case, default_as_of: Any, engine: Engine) -> list[str]:
         elif want.reason is not None and got.reason_code != want.reason:
             failures.append(f"{rule_id}: expected reason {want.reason}, got {got.reason_code}")
     return failures
+
+
+def _build(schema: Schema, case: Case) -> tuple[Record, list[DataIssue]]:
+    """The case's record, linked to its ``parent`` chain and indexed with its ``others``.
+
+    Raises:
+        EvaluationError: an unknown entity, or a ``parent`` for an entity that has none.
+    """
+    if case.entity not in schema.entities:
+        raise EvaluationError(f"unknown entity {case.entity!r}; use one of {', '.join(schema.entities)}")
+    record, issues = record_from_mapping(schema, case.entity, case.record)
+    table = [record]
+    for i, other in enumerate(case.others):
+        rec, _ = record_from_mapping(schema, case.entity, other, file="<others>", row=i + 1)
+        table.append(rec)
+    tables: dict[str, list[Record]] = {}
+    for rec in table:
+        _collect(rec, tables)
+    index_tables(tables)
+    kind, mapping, kids = case.entity, case.parent, table
+    while mapping is not None:
+        ent = schema.entities[kind]
+        if ent.parent is None:
+            raise EvaluationError(f"a {kind} has no parent record; remove parent:")
+        fields = {k: v for k, v in mapping.items() if k != "parent"}
+        up, _ = record_from_mapping(schema, ent.parent, fields, file="<parent>")
+        collection = next(c for c, child in schema.entities[ent.parent].children.items() if child == kind)
+        up.children.setdefault(collection, []).extend(kids)
+        for kid in kids:
+            kid.parent = up
+        parent = mapping.get("parent")
+        if parent is not None and not isinstance(parent, dict):
+            raise EvaluationError(f"parent: of the {ent.parent} must be a mapping of its fields")
+        kind, mapping, kids = ent.parent, parent, [up]
+    return record, issues
+
+
+def _collect(rec: Record, tables: dict[str, list[Record]]) -> None:
+    tables.setdefault(rec.entity, []).append(rec)
+    for kids in rec.children.values():
+        for kid in kids:
+            _collect(kid, tables)
 
 
 def run_case_file(path: str | Path) -> FileResult:
