@@ -34,8 +34,12 @@ def test_text_output_and_a_provincial_standard() -> None:
     assert "户 301 条中结论变化 3 条" in out and "3  household.income  通过 → 不通过" in out
     code, out = run("diff", "cn-national", "henan", "--as-of", "2020", str(DEMO), "--format", "json")
     assert code == 0
-    rules = {r["rule"] for r in json.loads(out)["by_rule"]}
-    assert "village.doctor" in rules  # advisory nationally, a veto in Henan: 后庄村 now fails
+    rules = {r["rule"]: r for r in json.loads(out)["by_rule"]}
+    # advisory nationally, a veto in Henan: 后庄村 fails it on both sides, but now it decides
+    assert rules["village.doctor"]["severity"] == {"old": "advisory", "new": "veto"}
+    assert "severity" not in rules["household.serious_illness"]
+    code, out = run("diff", "cn-national", "henan", "--as-of", "2020", str(DEMO))
+    assert "village.doctor  不通过 → 不通过  (参考项 → 否决项)" in out
 
 
 def test_a_side_without_a_date_is_a_usage_error() -> None:

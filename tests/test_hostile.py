@@ -339,7 +339,7 @@ def test_repeated_headers_and_totals_rows_are_not_households(national: Standard,
     ]
 
 
-@pytest.mark.parametrize("total", ["合计：2户", "总计(户)", "合　计", "小计"])
+@pytest.mark.parametrize("total", ["合计：2户", "总计(户)", "合　计", "小计", "共计"])
 def test_totals_row_variants(national: Standard, tmp_path: Path, total: str) -> None:
     path = write(tmp_path / "h.csv", f"户编号,人均纯收入\n0001,5000\n{total},5000\n")
     ds = read_dataset(national.schema, [str(path)])
@@ -357,3 +357,66 @@ def test_a_rejected_member_row_leaves_its_household_unknown_on_members(national:
     medical = {k: next(r for r in v.results if r.rule_id == "household.medical").outcome for k, v in verdicts.items()}
     assert medical == {"0001": Outcome.UNKNOWN, "0002": Outcome.PASS}
     assert ("unlinked-children", "0001") in {(i.code, i.entity_id) for i in ds.issues}
+
+
+@pytest.mark.parametrize(
+    "numbers",
+    ["甲,乙,1,2,3,4,5,6,7", "1,2,3,4,5,6,7,8,9", "甲,乙,丙,4,5,6,7,8,9", "甲,乙,１,２,３,４,５,６,７"],
+)
+def test_a_column_number_row_is_not_a_household(national: Standard, tmp_path: Path, numbers: str) -> None:
+    """A statistical form's 栏次 row under the header (甲, 乙, 1, 2, 3 …) once became household 甲 that FAILed."""
+    head = HEAD.replace("\n", ",备注,联系电话\n")
+    path = write(tmp_path / "h.csv", head + numbers + "\n0001,已脱贫,5000,是,是,A,是,,\n")
+    ds = read_dataset(national.schema, [str(path)])
+    assert [r.id for r in ds.tables["household"]] == ["0001"]
+    (acc,) = ds.accounts
+    assert (acc.rows_read, acc.records, acc.rejected) == (2, 1, 1)
+    assert ds.issues[0].code == "bad-row" and "栏次" in ds.issues[0].message
+
+
+@pytest.mark.parametrize("row", ["甲,乙,1,2,3,5,6,7,8", "甲,已脱贫,1,2,3,4,5,6,7", "0001,1,2,3,4,5,6,7,8"])
+def test_rows_that_only_look_like_column_numbers_are_records(national: Standard, tmp_path: Path, row: str) -> None:
+    path = write(tmp_path / "h.csv", HEAD.replace("\n", ",备注,联系电话\n") + row + "\n")
+    ds = read_dataset(national.schema, [str(path)])
+    assert len(ds.tables["household"]) == 1
+
+
+def test_a_file_named_twice_is_read_once(national: Standard, tmp_path: Path) -> None:
+    """A folder and a file in it: every member was once a duplicate of itself and the count went negative."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write(folder / "户.csv", "户编号,脱贫状态\n0001,已脱贫\n")
+    write(folder / "成员.csv", "人编号,户编号,证件号码\n01,0001,11010519491231002X\n02,0001,110105201001010011\n")
+    ds = read_dataset(national.schema, [str(folder), str(folder / "成员.csv"), f"member={folder / '成员.csv'}"])
+    assert not ds.issues
+    assert sorted((a.entity, a.rows_read, a.records, a.rejected) for a in ds.accounts) == [
+        ("household", 1, 1, 0),
+        ("member", 2, 2, 0),
+    ]
+
+
+def test_a_household_file_with_a_person_number_column_is_households(national: Standard, tmp_path: Path) -> None:
+    """Household rows that also carry the head's 人编号 were once read as members."""
+    path = write(
+        tmp_path / "h.csv",
+        "户编号,人编号,户主姓名,户主证件号码,家庭人口数,脱贫状态,人均纯收入\n0013,01,张三,11010519491231002X,3,已脱贫,5000\n",
+    )
+    ds = read_dataset(national.schema, [str(path)])
+    assert [a.entity for a in ds.accounts] == ["household"]
+    _, out, _ = run("check", "-s", "cn-national", "--as-of", "2020", str(path))
+    assert "h.csv（户）：读取 1 行" in out
+
+
+def test_spreadsheet_errors_are_unreadable_never_ids(national: Standard, tmp_path: Path) -> None:
+    """A failed VLOOKUP left #N/A in 户编号; it became household "#N/A"."""
+    path = write(tmp_path / "h.csv", "户编号,户主姓名,人均纯收入\n#N/A,张三,5000\n0002,#REF!,#DIV/0!\n")
+    ds = read_dataset(national.schema, [str(path)])
+    assert [r.id for r in ds.tables["household"]] == ["0002"]
+    assert [(i.code, i.raw) for i in ds.issues] == [
+        ("bad-value", "#N/A"),
+        ("missing-id", None),
+        ("bad-value", "#REF!"),
+        ("bad-value", "#DIV/0!"),
+    ]
+    (acc,) = ds.accounts
+    assert (acc.rows_read, acc.records, acc.rejected) == (2, 1, 1)

@@ -172,8 +172,8 @@ def test_folder_of_exports_via_cli(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["check", "-s", "cn-national", "--as-of", "2020", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "registry-households.xlsx:贫困户信息!I8: data-error[bad-value]" in result.output
-    assert "registry-households.xlsx:贫困户信息：读取 6 行 = 评估 5 条 + 拒收 1 行" in result.output
-    assert "households-gb18030.csv：读取 2 行 = 评估 2 条 + 拒收 0 行" in result.output
+    assert "registry-households.xlsx:贫困户信息（户）：读取 6 行 = 评估 5 条 + 拒收 1 行" in result.output
+    assert "households-gb18030.csv（户）：读取 2 行 = 评估 2 条 + 拒收 0 行" in result.output
     strict = CliRunner().invoke(main, ["check", "-s", "cn-national", "--as-of", "2020", "--strict", str(tmp_path)])
     assert strict.exit_code == 2
 

@@ -39,7 +39,8 @@ class Flip:
     """An entity whose verdict differs between the sides, with the rules whose outcome changed.
 
     ``rules`` maps rule id -> (old outcome, new outcome); a rule present on one side only has
-    ``None`` on the other.
+    ``None`` on the other. ``severity`` maps the rules among them whose severity changed (an advisory
+    FAIL that is a veto FAIL now: the same outcome, but it decides) -> (old, new severity).
     """
 
     entity: str
@@ -48,6 +49,7 @@ class Flip:
     old: Outcome
     new: Outcome
     rules: dict[str, tuple[Outcome | None, Outcome | None]]
+    severity: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -61,12 +63,15 @@ class VerdictDiff:
     only_old: list[tuple[str, str | None]] = field(default_factory=list)
     only_new: list[tuple[str, str | None]] = field(default_factory=list)
 
-    def by_rule(self) -> Counter[tuple[str, str, str]]:
-        """(rule id, old outcome, new outcome) -> number of flipped entities it changed for."""
-        counts: Counter[tuple[str, str, str]] = Counter()
+    def by_rule(self) -> Counter[tuple[str, str, str, str, str]]:
+        """(rule id, old outcome, new outcome, old severity, new severity) -> number of flipped
+        entities it changed for; the severities are ``""`` unless the rule's severity changed."""
+        counts: Counter[tuple[str, str, str, str, str]] = Counter()
         for f in self.flips:
             for rule_id, (a, b) in f.rules.items():
-                counts[(rule_id, a.value if a else "-", b.value if b else "-")] += 1
+                sa, sb = f.severity.get(rule_id, (None, None))
+                moved = (sa or "-", sb or "-") if rule_id in f.severity else ("", "")
+                counts[(rule_id, a.value if a else "-", b.value if b else "-", *moved)] += 1
         return counts
 
     def by_village(self) -> Counter[str]:
@@ -98,7 +103,10 @@ class VerdictDiff:
                 }
                 for f in self.flips
             ],
-            "by_rule": [{"rule": r, "old": a, "new": b, "count": n} for (r, a, b), n in sorted(self.by_rule().items())],
+            "by_rule": [
+                {"rule": r, "old": a, "new": b, "count": n} | ({"severity": {"old": sa, "new": sb}} if sa else {})
+                for (r, a, b, sa, sb), n in sorted(self.by_rule().items())
+            ],
             "by_village": dict(sorted(self.by_village().items())),
             "only_old": [list(x) for x in self.only_old],
             "only_new": [list(x) for x in self.only_new],
@@ -153,7 +161,13 @@ def compare(old: Side, new: Side, kinds: tuple[str, ...] = ("household", "villag
             # the same outcome can decide now: an advisory FAIL that became a veto FAIL
             or (severity.get(rid) != severity_after.get(rid) and after.get(rid) is not Outcome.PASS)
         }
-        diff.flips.append(Flip(key[0], key[1], _village_of(key[0], record), ov.outcome, nv.outcome, changed))
+        moved = {
+            rid: (severity.get(rid), severity_after.get(rid))
+            for rid in changed
+            if rid in severity and rid in severity_after and severity[rid] != severity_after[rid]
+        }
+        flip = Flip(key[0], key[1], _village_of(key[0], record), ov.outcome, nv.outcome, changed, moved)
+        diff.flips.append(flip)
     diff.only_old = [k for k in old_v if k not in new_v]
     return diff
 

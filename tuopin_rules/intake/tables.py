@@ -67,9 +67,10 @@ class Dataset:
 def detect_entity(schema: Schema, headers: Iterable[str], file: str = "<data>") -> str:
     """The entity kind a file holds, from its headers.
 
-    Candidates are the kinds whose identifier column is among the headers. A candidate that is the
-    parent of another candidate is dropped (member rows carry the household code too); of the rest,
-    the kind matching the most headers wins, then the more specific one (children before parents).
+    Candidates are the kinds whose identifier column is among the headers. The kind matching the
+    most headers wins; on a tie the more specific one (member rows carry their household's code, so
+    a member file names the household id too; a household file with a person-number column still
+    names far more household fields).
 
     Raises:
         DataFileError: when no entity's identifier column is present.
@@ -82,12 +83,19 @@ def detect_entity(schema: Schema, headers: Iterable[str], file: str = "<data>") 
         fields = {f.name for h in present if (f := resolve_header(ent, h)) is not None}
         if ent.id_field in fields:
             matched[kind] = len(fields)
-    parents = {schema.entities[k].parent for k in matched}
-    candidates = [k for k in kinds if k in matched and k not in parents] or [k for k in kinds if k in matched]
-    if candidates:
-        return max(candidates, key=lambda k: (matched[k], -kinds.index(k)))
+    if matched:
+        depth = {k: _depth(schema, k) for k in matched}
+        return max(matched, key=lambda k: (matched[k], depth[k], -kinds.index(k)))
     ids = "; ".join(f"{k}: {schema.entities[k].fields[schema.entities[k].id_field].label.zh}" for k in kinds)
     raise DataFileError(f"{file}: no identifier column found ({ids}); or name the kind as KIND=PATH")
+
+
+def _depth(schema: Schema, kind: str) -> int:
+    """How many parents up a kind's chain goes (member 3, household 2, village 1, county 0)."""
+    n, parent = 0, schema.entities[kind].parent
+    while parent is not None and n < len(schema.entities):
+        n, parent = n + 1, schema.entities[parent].parent
+    return n
 
 
 def _issue(
@@ -179,7 +187,7 @@ def read_table(
         sheet=table.sheet,
         header_row=table.header_row,
     )
-    text_columns = {h for h, f in resolved.items() if f is not None and f.type == "text"}
+    text_columns = [h for h, f in resolved.items() if f is not None and f.type == "text"]  # in column order
     numeric_codes: dict[str, tuple[int, int, str]] = {}  # header -> (count, first row, first value)
     records: list[Record] = []
     seen: dict[str, int] = {}
@@ -265,7 +273,8 @@ def read_table(
     return kind, records, issues, account
 
 
-_TOTALS = ("合计", "总计", "小计", "汇总", "total")  # a cell starting with one of these (合计：2户, 总计(户))
+_TOTALS = ("合计", "总计", "小计", "共计", "汇总", "total")  # a cell starting with one of these (合计：2户, 总计(户))
+_ORDINALS = "甲乙丙丁戊己庚辛壬癸"  # column letters of a statistical form's 栏次 row
 
 
 def _not_a_record(cells: Mapping[str, Any]) -> str | None:
@@ -278,7 +287,23 @@ def _not_a_record(cells: Mapping[str, Any]) -> str | None:
     folded = ["".join(unicodedata.normalize("NFKC", v).split()).lower() for v in values[:3]]
     if any(f.startswith(t) for f in folded for t in _TOTALS):
         return f"a totals row ({values[0]}); not a record"
+    if _column_numbers(values):
+        return f"the form's column-number row (栏次: {', '.join(values[:4])}, …); not a record"
     return None
+
+
+def _column_numbers(values: list[str]) -> bool:
+    """True for a 栏次 row: 甲, 乙, … then 1, 2, 3, … (or only the numbers), in every non-blank cell."""
+    folded = [unicodedata.normalize("NFKC", v).strip() for v in values]
+    letters = 0
+    while letters < len(folded) and len(folded[letters]) == 1 and folded[letters] in _ORDINALS:
+        letters += 1
+    if [folded[i] for i in range(letters)] != list(_ORDINALS[:letters]):
+        return False
+    numbers = folded[letters:]
+    if len(numbers) < 3 or not all(n.isdigit() for n in numbers):
+        return False
+    return [int(n) for n in numbers] == list(range(int(numbers[0]), int(numbers[0]) + len(numbers)))
 
 
 def read_file(
@@ -374,6 +399,26 @@ def expand_paths(paths: Iterable[str], kinds: Iterable[str] = ENTITY_KINDS) -> l
             )
         else:
             out.append((entity, target, True))
+    return _once(out)
+
+
+def _once(targets: list[tuple[str | None, Path, bool]]) -> list[tuple[str | None, Path, bool]]:
+    """Each file once, however often it is named (a folder and a file in it): at its first place,
+    with a kind named for it anywhere (``household=PATH``), named if it was named anywhere."""
+    first: dict[Path, int] = {}
+    out: list[tuple[str | None, Path, bool]] = []
+    for entity, path, named in targets:
+        try:
+            key = path.resolve()
+        except OSError:
+            key = path
+        if key not in first:
+            first[key] = len(out)
+            out.append((entity, path, named))
+            continue
+        i = first[key]
+        kept_entity, kept_path, kept_named = out[i]
+        out[i] = (kept_entity or entity, kept_path, kept_named or named)
     return out
 
 

@@ -12,7 +12,9 @@
 * date: ``2019-12-31``, ``2019/12/31``, ``2019.12.31``, ``2019年12月31日``, ``20191231``; a year and
   month alone (``2019.12``, ``2019-12``, ``2019年12月``) is the first day of that month.
 
-A blank cell (empty, spaces, ``-``, ``/``, ``无数据``) is missing (``None``) for every type.
+A blank cell (empty, spaces, ``-``, ``/``, ``无数据``) is missing (``None``) for every type; a
+spreadsheet error (``#N/A``, ``#DIV/0!``, ``#REF!`` …, as Excel writes a failed formula) is
+unreadable in every field — never a code, a name or an ID.
 
 Cells of spreadsheets and Parquet files that hold a number (not text) arrive as
 :class:`StoredNumber`, which keeps the cell's number format:
@@ -40,6 +42,8 @@ from tuopin_rules.entities.schema import FieldDef
 
 __all__ = ["BLANKS", "CellError", "StoredNumber", "convert"]
 
+#: a cell holding one of these is a failed formula (VLOOKUP's #N/A…), never a value, in any field
+SPREADSHEET_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA"})
 BLANKS = frozenset({"", "-", "--", "—", "/", "null", "none", "n/a", "无数据", "空"})
 MAX_DIGITS = 28  # significant digits a number cell may have
 MAX_MAGNITUDE = 15  # a number cell's absolute value stays below 10**15 and above 10**-12 (or is 0)
@@ -178,6 +182,8 @@ def convert(fdef: FieldDef, raw: Any) -> Any:
     text = _text(raw)
     if text.lower() in BLANKS:
         return None
+    if text.upper() in SPREADSHEET_ERRORS:
+        raise CellError(f"the cell holds the spreadsheet error {text} (a formula that failed), not a value")
     kind = fdef.type
     if kind == "text":
         return text

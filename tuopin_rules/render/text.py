@@ -42,6 +42,12 @@ def _entity_word(kind: str, lang: str) -> str:
     return en if lang == "en" else zh
 
 
+def _severity_word(severity: str, lang: str) -> str:
+    words = {"veto": ("否决项", "veto"), "advisory": ("参考项", "advisory")}
+    zh, en = words.get(severity, (severity, severity))
+    return en if lang == "en" else zh
+
+
 def _t(lang: str, zh: str, en: str) -> str:
     return en if lang == "en" else zh
 
@@ -142,9 +148,10 @@ def render_summary(
         lines.append(
             _t(
                 lang,
-                f"核对 {acc.file}：读取 {acc.rows_read} 行 = 评估 {acc.records} 条 + 拒收 {acc.rejected} 行{status}",
-                f"accounting {acc.file}: rows read {acc.rows_read} = records evaluated {acc.records}"
-                f" + rows rejected {acc.rejected}{status}",
+                f"核对 {acc.file}（{_entity_word(acc.entity, lang)}）：读取 {acc.rows_read} 行"
+                f" = 评估 {acc.records} 条 + 拒收 {acc.rejected} 行{status}",
+                f"accounting {acc.file} ({_entity_word(acc.entity, lang)}): rows read {acc.rows_read}"
+                f" = records evaluated {acc.records} + rows rejected {acc.rejected}{status}",
             )
         )
         if acc.unknown_columns:
@@ -228,8 +235,9 @@ def render_diff(diff: VerdictDiff, lang: str, *, limit: int = 50) -> str:
         out.append(_t(lang, "没有结论变化。", "no verdict changes."))
     else:
         out.append(_t(lang, "按规则：", "by rule:"))
-        for (rule, a, b), n in diff.by_rule().most_common():
-            out.append(f"  {n:>5}  {rule}  {_word(a, lang)} → {_word(b, lang)}")
+        for (rule, a, b, sa, sb), n in diff.by_rule().most_common():
+            moved = f"  ({_severity_word(sa, lang)} → {_severity_word(sb, lang)})" if sa else ""
+            out.append(f"  {n:>5}  {rule}  {_word(a, lang)} → {_word(b, lang)}{moved}")
         out.append(_t(lang, "按村：", "by village:"))
         for village, n in diff.by_village().most_common():
             out.append(f"  {n:>5}  {village}")
