@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import inline_standard
 from tuopin_rules import Engine, Outcome
 
@@ -163,3 +165,17 @@ def test_is_blank_and_sums_read_as_words_with_units() -> None:
     ]
     r = engine.evaluate("village", {"village_id": "v", "households": hh}, 2020).results[0]
     assert "11,000 元" in r.reason.zh
+
+
+@pytest.mark.parametrize(
+    ("income", "shown", "gap"),
+    [("4000.0000000000001", "4,000.0000000000001 元", None), ("3999.99999", "3,999.99999 元", "还差 0.00001 元")],
+)
+def test_numbers_that_would_round_alike_are_shown_exactly(engine: Engine, income: str, shown: str, gap: str) -> None:
+    """ "人均纯收入 4,000 元，超过 … 4,000 元" read as a contradiction: the values are shown exactly instead."""
+    v = engine.evaluate("household", {"户编号": "1", "脱贫状态": "已脱贫", "人均纯收入": income}, 2020)
+    r = v.results[0]
+    assert r.reason.zh.startswith(f"人均纯收入 {shown}，") and "4,000 元" in r.reason.zh
+    assert r.gap.text.zh.endswith(gap) if gap else r.gap is None, r.gap
+    plain = engine.evaluate("household", {"户编号": "1", "脱贫状态": "已脱贫", "人均纯收入": "5000.123456"}, 2020)
+    assert plain.results[0].reason.zh.startswith("人均纯收入 5,000.12 元")  # far apart: rounded as before

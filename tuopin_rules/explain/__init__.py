@@ -14,7 +14,7 @@ from tuopin_rules.compile import Rule
 from tuopin_rules.entities.records import Record
 from tuopin_rules.evaluate.scalar import Trace
 from tuopin_rules.explain.evidence import EvidenceWords
-from tuopin_rules.explain.words import LANGS, _all_notes, _failing_leaves, _param_name
+from tuopin_rules.explain.words import LANGS, _all_notes, _failing_leaves, _param_name, _rounded_alike
 from tuopin_rules.expr import ast
 from tuopin_rules.i18n import fmt_plain, phrase
 from tuopin_rules.verdicts import Gap, Localized, Outcome
@@ -167,13 +167,23 @@ class Explainer(EvidenceWords):
             "as_of": as_of.isoformat(),
             "gap": gap.amount_text.get(lang) if gap is not None else "",
         }
+        named = [
+            node
+            for tree in (rule.require, rule.applies_when)
+            if tree is not None
+            for node in self.top(tree)
+            if isinstance(node, (ast.FieldRef, ast.ParamRef))
+        ]
+        numbers = [trace.value(n) for n in named]
+        # two different numbers that would read the same rounded (3999.99999 and 4000) are shown exactly
+        exact = any(_rounded_alike(a, b) for i, a in enumerate(numbers) for b in numbers[i + 1 :])
+        for node in named:
+            shown = self.show(node, trace.value(node), lang, with_unit=False, exact=exact)
+            values[node.name] = values[node.written] = shown
         for tree in (rule.require, rule.applies_when):
             if tree is None:
                 continue
             for node in self.top(tree):
-                if isinstance(node, (ast.FieldRef, ast.ParamRef)):
-                    shown = self.show(node, trace.value(node), lang, with_unit=False)
-                    values[node.name] = values[node.written] = shown
                 if isinstance(node, ast.Special):
                     values[node.name] = fmt_plain(trace.value(node), lang)
         formatter = string.Formatter()

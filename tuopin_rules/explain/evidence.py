@@ -14,6 +14,7 @@ from tuopin_rules.explain.words import (
     _exact,
     _failing_leaves,
     _operands,
+    _rounded_alike,
 )
 from tuopin_rules.expr import ast
 from tuopin_rules.i18n import (
@@ -180,6 +181,7 @@ class EvidenceWords(Words):
             word_en = {">": "above", ">=": "at least", "<": "below", "<=": "at most"}[op]
             texts = {}
             at_bound = amount == 0 and op in ("<", ">")
+            tiny = _rounded_alike(amount, Decimal(0))  # 0.00001 short is not "0 short"
             for lang in LANGS:
                 texts[lang] = phrase(
                     "gap_at_bound" if at_bound else "gap_increase" if increase else "gap_decrease",
@@ -188,12 +190,12 @@ class EvidenceWords(Words):
                     word=word_zh,
                     word_en=word_en,
                     target=self.show(subject, target, lang),
-                    amount=self.show(subject, amount, lang),
+                    amount=self.show(subject, amount, lang, exact=tiny),
                 )
             return Gap(
                 amount_text=Localized(
-                    zh=self.show(subject, amount, "zh", with_unit=False),
-                    en=self.show(subject, amount, "en", with_unit=False),
+                    zh=self.show(subject, amount, "zh", with_unit=False, exact=tiny),
+                    en=self.show(subject, amount, "en", with_unit=False, exact=tiny),
                 ),
                 field=self.text(subject),
                 amount=_exact(amount),

@@ -123,24 +123,27 @@ class Words:
             return any(pv.percent for tl in self.standard.params[node.name].timelines.values() for pv in tl)
         return isinstance(node, ast.Literal) and node.percent
 
-    def show(self, node: ast.Expr, value: Any, lang: str, *, with_unit: bool = True) -> str:
-        """A value as a person reads it, in the type and unit of ``node`` (memoised per node and value)."""
+    def show(self, node: ast.Expr, value: Any, lang: str, *, with_unit: bool = True, exact: bool = False) -> str:
+        """A value as a person reads it, in the type and unit of ``node`` (memoised per node and value).
+
+        Numbers are rounded for display beyond four decimals unless ``exact``.
+        """
         try:
-            key = (id(node), type(value), value, lang, with_unit)
+            key = (id(node), type(value), value, lang, with_unit, exact)
             hit = self._shown.get(key)
         except TypeError:  # an unhashable value: not memoised
-            return self._show(node, value, lang, with_unit=with_unit)
+            return self._show(node, value, lang, with_unit=with_unit, exact=exact)
         if hit is None or hit[0] is not node:  # the node is kept, so its id is never reused meanwhile
             if len(self._shown) >= SHOWN_MAX:
                 self._shown.clear()
-            hit = self._shown[key] = (node, self._show(node, value, lang, with_unit=with_unit))
+            hit = self._shown[key] = (node, self._show(node, value, lang, with_unit=with_unit, exact=exact))
         return hit[1]
 
-    def _show(self, node: ast.Expr, value: Any, lang: str, *, with_unit: bool = True) -> str:
+    def _show(self, node: ast.Expr, value: Any, lang: str, *, with_unit: bool = True, exact: bool = False) -> str:
         if isinstance(node, ast.Related):
-            return self.show(node.target, value, lang, with_unit=with_unit)
+            return self.show(node.target, value, lang, with_unit=with_unit, exact=exact)
         if isinstance(node, ast.Aggregate) and node.func in ("sum", "min", "max") and node.arg is not None:
-            return self.show(node.arg, value, lang, with_unit=with_unit)  # in the unit of what is summed
+            return self.show(node.arg, value, lang, with_unit=with_unit, exact=exact)  # in the unit summed
         if value is None:
             return phrase("missing", lang)
         if isinstance(node, ast.FieldRef) and isinstance(value, str):
@@ -150,7 +153,10 @@ class Words:
         if isinstance(value, Decimal) and _year_like(node):
             return str(value)
         if isinstance(value, Decimal) and not isinstance(value, bool):
-            text = fmt_percent(value) if self.is_percent(node) else fmt_number(value)
+            if exact:
+                text = f"{(value * 100).normalize():,f}%" if self.is_percent(node) else f"{value.normalize():,f}"
+            else:
+                text = fmt_percent(value) if self.is_percent(node) else fmt_number(value)
             if with_unit and not self.is_percent(node):
                 unit = self.unit(node, lang)
                 text += (" " + unit) if lang == "zh" and unit else unit
@@ -205,15 +211,18 @@ class Words:
                 return f"{zh_name if zh else en_name}({', '.join(h(a) for a in args)})"
         return to_text(node)
 
-    def _pair(self, node: ast.Expr, trace: Trace, lang: str, like: ast.Expr | None = None) -> str:
-        """``label value`` for a node; a literal is shown as its value, in the type of ``like``."""
+    def _pair(
+        self, node: ast.Expr, trace: Trace, lang: str, like: ast.Expr | None = None, *, exact: bool = False
+    ) -> str:
+        """``label value`` for a node; a literal is shown as its value, in the type of ``like``
+        (``exact``: numbers with every decimal, not rounded for display)."""
         value = trace.value(node)
         if isinstance(node, ast.Literal) or _constant(node):
             if isinstance(like, ast.Related):
                 like = like.target
             typed = like if like is not None and (isinstance(like, ast.FieldRef) or _year_like(like)) else node
-            return self.show(typed, value, lang)
-        return f"{self.label(node, trace, lang)} {self.show(node, value, lang)}"
+            return self.show(typed, value, lang, exact=exact)
+        return f"{self.label(node, trace, lang)} {self.show(node, value, lang, exact=exact)}"
 
     # ---- reasons ----------------------------------------------------------------------------
     def why(self, node: ast.Expr, trace: Trace, lang: str, want: bool) -> list[str]:
@@ -234,8 +243,9 @@ class Words:
                     table = DATE_PASS if want else DATE_FAIL
                 word = table[op][1 if lang == "en" else 0]
                 joiner = "，" if lang == "zh" else " "
-                left = self._pair(a, trace, lang, like=b)
-                right = self._pair(b, trace, lang, like=a)
+                exact = _rounded_alike(trace.value(a), trace.value(b))  # 4000.0000001 is not shown as 4,000
+                left = self._pair(a, trace, lang, like=b, exact=exact)
+                right = self._pair(b, trace, lang, like=a, exact=exact)
                 return [f"{left}{joiner}{word} {right}"]
             case ast.Between(operand=a, low=lo, high=hi):
                 return [
@@ -397,6 +407,13 @@ def _operands(tree: ast.Expr) -> list[ast.Expr]:
     if isinstance(tree, (ast.Arith, ast.Compare)):
         return [tree.left, tree.right]
     return []
+
+
+def _rounded_alike(a: Any, b: Any) -> bool:
+    """True when two different numbers would read the same once rounded for display."""
+    if not isinstance(a, Decimal) or not isinstance(b, Decimal) or isinstance(a, bool) or a == b:
+        return False
+    return fmt_number(a) == fmt_number(b) or fmt_number(a * 100) == fmt_number(b * 100)
 
 
 def _exact(value: Any) -> str:
