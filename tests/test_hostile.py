@@ -420,3 +420,29 @@ def test_spreadsheet_errors_are_unreadable_never_ids(national: Standard, tmp_pat
     ]
     (acc,) = ds.accounts
     assert (acc.rows_read, acc.records, acc.rejected) == (2, 1, 1)
+
+
+def test_totals_words_further_along_a_row_are_data(national: Standard, tmp_path: Path) -> None:
+    path = write(tmp_path / "h.csv", "户编号,户主姓名,脱贫状态,人均纯收入\n0003,张三,合计收入,5000\n1,合计,,9000\n")
+    ds = read_dataset(national.schema, [str(path)])
+    assert [r.id for r in ds.tables["household"]] == ["0003"]
+    assert [i.message for i in ds.issues if i.code == "bad-row"] == ["a totals row (合计); not a record"]
+
+
+def test_three_consecutive_numbers_in_a_wide_table_are_a_record(national: Standard, tmp_path: Path) -> None:
+    path = write(tmp_path / "h.csv", HEAD + "1,,2,,,3,\n")
+    ds = read_dataset(national.schema, [str(path)])
+    assert [r.id for r in ds.tables["household"]] == ["1"]
+
+
+def test_column_number_rows_in_a_workbook(national: Standard, tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(HEAD.strip().split(","))
+    ws.append(["甲", "乙", 1, 2, 3, 4, 5])
+    ws.append(["7", None, 8, None, None, 9, None])  # three numbers in a seven-column table: a record
+    wb.save(tmp_path / "h.xlsx")
+    ds = read_dataset(national.schema, [str(tmp_path / "h.xlsx")])
+    assert [r.id for r in ds.tables["household"]] == ["7"]
+    assert [i.code for i in ds.issues if i.code == "bad-row"] == ["bad-row"]

@@ -101,6 +101,7 @@ class VerdictDiff:
                     "new": f.new.value,
                     "rules": {k: [a.value if a else None, b.value if b else None] for k, (a, b) in f.rules.items()},
                 }
+                | ({"severity": {k: list(v) for k, v in f.severity.items()}} if f.severity else {})
                 for f in self.flips
             ],
             "by_rule": [

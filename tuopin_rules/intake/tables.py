@@ -194,7 +194,7 @@ def read_table(
     for raw in table.rows:
         account.rows_read += 1
         if raw.problem is None:
-            raw.problem = _not_a_record(raw.cells)
+            raw.problem = _not_a_record(raw.cells, len(table.headers))
         if raw.problem is not None:
             account.rejected += 1
             issues.append(_issue("bad-row", raw.problem, file, raw.row, raw=raw.raw, entity=kind))
@@ -277,17 +277,22 @@ _TOTALS = ("合计", "总计", "小计", "共计", "汇总", "total")  # a cell 
 _ORDINALS = "甲乙丙丁戊己庚辛壬癸"  # column letters of a statistical form's 栏次 row
 
 
-def _not_a_record(cells: Mapping[str, Any]) -> str | None:
-    """Rows an export repeats that are not records: the header again (page breaks), or a totals row."""
+def _not_a_record(cells: Mapping[str, Any], width: int | None = None) -> str | None:
+    """Rows an export repeats that are not records: the header again (page breaks), a totals row, or
+    a form's 栏次 row; ``width`` is the table's number of columns (default: the cells given)."""
     values = [str(v).strip() for v in cells.values() if v is not None and str(v).strip()]
     if values and sum(1 for h, v in cells.items() if v is not None and str(v).strip() == str(h).strip()) >= max(
         2, len(values) // 2
     ):
         return "the header row repeated (a page break in the export?); not a record"
-    folded = ["".join(unicodedata.normalize("NFKC", v).split()).lower() for v in values[:3]]
-    if any(f.startswith(t) for f in folded for t in _TOTALS):
-        return f"a totals row ({values[0]}); not a record"
-    if _column_numbers(values):
+    # a totals label opens the row (合计, or a row number then 合计); a value further on (脱贫状态
+    # 合计收入) is data
+    for v in values[:2]:
+        folded = "".join(unicodedata.normalize("NFKC", v).split()).lower()
+        if any(folded.startswith(t) for t in _TOTALS):
+            return f"a totals row ({v}); not a record"
+    width = len(cells) if width is None else width
+    if len(values) >= max(3, (4 * width + 4) // 5) and _column_numbers(values):  # numbers most columns
         return f"the form's column-number row (栏次: {', '.join(values[:4])}, …); not a record"
     return None
 
