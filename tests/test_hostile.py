@@ -446,3 +446,21 @@ def test_column_number_rows_in_a_workbook(national: Standard, tmp_path: Path) ->
     ds = read_dataset(national.schema, [str(tmp_path / "h.xlsx")])
     assert [r.id for r in ds.tables["household"]] == ["7"]
     assert [i.code for i in ds.issues if i.code == "bad-row"] == ["bad-row"]
+
+
+def test_strict_ignores_notices_but_not_data_errors(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "贫困户"
+    ws.append(["户编号", "脱贫状态", "人均纯收入", "备注栏"])
+    ws.append(["0001", "已脱贫", 5000, "x"])
+    notes = wb.create_sheet("填表说明")
+    notes.append(["本表由村级填报"])
+    wb.save(tmp_path / "h.xlsx")
+    code, out, _ = run("check", "-s", "cn-national", "--as-of", "2020", "--strict", str(tmp_path / "h.xlsx"))
+    assert code == 0 and "data-note[skipped-sheet]" in out
+    ws.append(["0002", "已脱贫", "三千", ""])
+    wb.save(tmp_path / "h.xlsx")
+    code, out, _ = run("check", "-s", "cn-national", "--as-of", "2020", "--strict", str(tmp_path / "h.xlsx"))
+    assert code == 2 and "data-error[bad-value]" in out

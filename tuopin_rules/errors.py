@@ -90,6 +90,10 @@ DATA_ISSUE_CODES: dict[str, str] = {
 }
 
 
+#: data issues about a file's layout, not its records: reported, but ``check --strict`` ignores them
+NOTICE_CODES = frozenset({"skipped-file", "skipped-sheet", "unknown-columns"})
+
+
 @dataclass(frozen=True)
 class Position:
     """A place in a source file: 1-based line and column, with the end column of the span.
@@ -269,9 +273,15 @@ class DataIssue:
         return ":".join(parts)
 
     def render(self) -> str:
-        """``file:row:column: data-error[code]: message (raw value 'x')``."""
+        """``file:row:column: data-error[code]: message (raw value 'x')`` (``data-note`` for a notice)."""
         raw = f" (raw value {self.raw!r})" if self.raw is not None else ""
-        return f"{self.location}: data-error[{self.code}]: {self.message}{raw}"
+        kind = "data-note" if self.is_notice else "data-error"
+        return f"{self.location}: {kind}[{self.code}]: {self.message}{raw}"
+
+    @property
+    def is_notice(self) -> bool:
+        """True for an issue about the file's layout (a skipped sheet or file, unknown columns)."""
+        return self.code in NOTICE_CODES
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict."""
