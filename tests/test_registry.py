@@ -86,3 +86,16 @@ def test_a_local_standard_may_extend_the_bundled_one_of_the_same_id(tmp_path: Pa
     standard = load_standard("cn-national")
     assert standard.version == "local" and len(standard.files) == 2
     assert standard.files[0].endswith("rulesets/cn-national.yaml")
+
+
+def test_a_standard_is_found_by_the_id_it_declares(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """prov-a.yaml saying standard: myprov was listed as prov-a and -s myprov failed."""
+    (tmp_path / "prov-a.yaml").write_text(
+        "standard: myprov\ntitle: {zh: 某省}\nversion: '1'\nextends: cn-national\n", encoding="utf-8"
+    )
+    monkeypatch.setenv(registry.ENV_VAR, str(tmp_path))
+    assert registry.find_standard("prov-a") == tmp_path / "prov-a.yaml"
+    assert registry.find_standard("myprov") == tmp_path / "prov-a.yaml"
+    assert load_standard("myprov").id == "myprov"
+    with pytest.raises(registry.StandardNotFoundError):
+        registry.find_standard("otherprov")

@@ -126,7 +126,8 @@ def installed_standards() -> dict[str, Path]:
 
 
 def find_standard(name_or_path: str | os.PathLike[str]) -> Path:
-    """Resolve ``--standard``: an existing file path, else an installed standard id.
+    """Resolve ``--standard``: an existing file path, else an installed standard id (its file name
+    without ``.yaml``; failing that, the id a file declares under ``standard:``).
 
     Raises:
         StandardNotFoundError: naming the installed ids and the nearest one.
@@ -138,10 +139,26 @@ def find_standard(name_or_path: str | os.PathLike[str]) -> Path:
     known = installed_standards()
     if text in known:
         return known[text]
+    declared = _by_declared_id(text)
+    if declared is not None:
+        return declared
     hint = did_you_mean(text, known)
     looks_like_path = any(sep in text for sep in ("/", "\\")) or text.endswith((".yaml", ".yml"))
     what = f"no file {text!r}" if looks_like_path else f"no installed standard {text!r}"
     raise StandardNotFoundError(f"{what}; installed: {', '.join(known) or 'none'}" + (f" ({hint})" if hint else ""))
+
+
+def _by_declared_id(name: str) -> Path | None:
+    """The installed file whose ``standard:`` says ``name`` although its file name does not
+    (``prov-a.yaml`` declaring ``standard: myprov``), or ``None``; the first in precedence order."""
+    from tuopin_rules.source import load_yaml_file
+
+    for item in installed():
+        doc, _ = load_yaml_file(item.file)
+        data = doc.data if doc is not None else None
+        if isinstance(data, dict) and data.get("standard") == name:
+            return item.file
+    return None
 
 
 @functools.cache
