@@ -5,6 +5,10 @@ Prints households per second for
   * ``engine+json`` — the same plus the verdict serialised to JSON (what ``tuopin check --out`` does);
   * ``baseline`` — a hand-written per-row Python function doing the same six checks with a short reason
     string, no tracing (what a one-off script does);
+and, to show where the engine's time goes,
+  * ``conditions`` — only the rules' conditions, evaluated with their traces (no explanation);
+  * ``objects``    — only building a verdict's objects (its results, reasons, evidence) again from
+    the parts of one already made: no evaluation and no text, the floor of any explained verdict;
 and the ratio of each to the baseline, all in one run. Not a test: numbers vary with the machine.
 
 Usage: ``python bench/bench_explain.py [N]`` (default 5,000 households, each with 1–6 members).
@@ -20,6 +24,9 @@ from typing import Any
 
 from tuopin_rules import Engine, load_standard
 from tuopin_rules.entities.records import Record, link, record_from_mapping
+from tuopin_rules.evaluate.engine import coerce_as_of
+from tuopin_rules.evaluate.scalar import DerivedCache, Trace, evaluate
+from tuopin_rules.verdicts import Evidence, Localized, RuleResult, Verdict
 
 
 def make_households(n: int, seed: int = 7) -> list[dict[str, Any]]:
@@ -118,6 +125,71 @@ def main() -> None:
     t = time.perf_counter()
     build_records(engine, households)
     rate("intake", n, time.perf_counter() - t, base)
+
+    day = coerce_as_of(2020)
+    rules = engine.standard.rules_for("household", day)
+    t = time.perf_counter()
+    for rec in records:
+        cache: DerivedCache = {}
+        for rule in rules:
+            trace = Trace(rec)
+            if rule.applies_when is None or evaluate(engine.standard, rule.applies_when, rec, day, trace, cache)[0]:
+                evaluate(engine.standard, rule.require, rec, day, trace, cache)
+    rate("conditions", n, time.perf_counter() - t, base)
+
+    made = [engine.evaluate_record(rec, day) for rec in records]
+    t = time.perf_counter()
+    for v in made:
+        rebuild(v)
+    rate("objects", n, time.perf_counter() - t, base)
+
+
+def rebuild(v: Verdict) -> Verdict:
+    """The same verdict built again, object by object, from the parts of ``v`` (strings shared)."""
+
+    def loc(x: Localized | None) -> Localized | None:
+        return None if x is None else Localized(zh=x.zh, en=x.en)
+
+    results = [
+        RuleResult(
+            rule_id=r.rule_id,
+            title=Localized(zh=r.title.zh, en=r.title.en),
+            outcome=r.outcome,
+            severity=r.severity,
+            working_group=r.working_group,
+            reason_code=r.reason_code,
+            reason=Localized(zh=r.reason.zh, en=r.reason.en),
+            evidence=[
+                Evidence(
+                    kind=e.kind,
+                    name=e.name,
+                    label=Localized(zh=e.label.zh, en=e.label.en),
+                    value=e.value,
+                    display=Localized(zh=e.display.zh, en=e.display.en),
+                    unit=loc(e.unit),
+                    effective_from=e.effective_from,
+                    source=e.source,
+                    note=loc(e.note),
+                )
+                for e in r.evidence
+            ],
+            gap=r.gap,
+            missing=list(r.missing),
+            remedy=loc(r.remedy),
+            citation=r.citation,
+        )
+        for r in v.results
+    ]
+    return Verdict(
+        entity=v.entity,
+        entity_id=v.entity_id,
+        outcome=v.outcome,
+        as_of=v.as_of,
+        standard=v.standard,
+        results=results,
+        source=v.source,
+        data_issues=list(v.data_issues),
+    )
 
 
 if __name__ == "__main__":
