@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -20,13 +19,14 @@ from tuopin_rules.analysis import absent_fields, analyse
 from tuopin_rules.compile import Standard, load_standard_file
 from tuopin_rules.errors import DataFileError, EvaluationError, StandardError, StandardNotFoundError, TuopinError
 from tuopin_rules.evaluate.engine import Engine, coerce_as_of
+from tuopin_rules.evaluate.parallel import default_jobs, explained_chunks
 from tuopin_rules.evaluate.vector import fill_summary, preferred_backend
 from tuopin_rules.expr.parser import to_text
 from tuopin_rules.intake.tables import Dataset, read_dataset
 from tuopin_rules.lint import check_variant
 from tuopin_rules.registry import ENV_VAR, add_standards_path, installed, installed_standards
 from tuopin_rules.render.text import Summary, render_diff, render_summary, render_verdict
-from tuopin_rules.verdicts import Outcome, Verdict
+from tuopin_rules.verdicts import Outcome
 
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
 PROGRESS_MIN = 2_000  # records: below this a run is too quick for a progress bar
@@ -132,6 +132,14 @@ def main(standards_path: tuple[str, ...]) -> None:
     help="Evaluate only these entity kinds (default: every kind the standard has rules for).",
 )
 @click.option("--fail-on-fail", is_flag=True, help="Exit 1 when any entity verdict is FAIL (for CI gates).")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Processes that explain the verdicts written by --out (0: one per CPU); the output is the same.",
+)
 @header_row_option
 @sheet_option
 @click.option(
@@ -148,6 +156,7 @@ def check(
     out: str | None,
     entities: tuple[str, ...],
     fail_on_fail: bool,
+    jobs: int,
     header_row: int | None,
     sheet: str | None,
     strict: bool,
@@ -193,12 +202,23 @@ def check(
             # counts only: the vector engine gives the same summary, faster
             fill_summary(summary, engine.evaluate_batch(dataset, day, entities=kinds), lang)
             show = False
+        records = [] if summary.outcomes else [r for k in kinds for r in dataset.tables.get(k, [])]
+        issues_by_record: dict[tuple[str | None, str | None], list[Any]] = {}
+        for issue in dataset.issues:
+            issues_by_record.setdefault((issue.entity, issue.entity_id), []).append(issue)
         with click.progressbar(length=total, label="evaluating", file=sys.stderr, hidden=not show) as bar:
-            for verdict in _verdicts(engine, dataset, kinds, day) if not summary.outcomes else ():
-                summary.add(verdict, lang)
-                bar.update(1)
+            for part in explained_chunks(
+                engine,
+                records,
+                coerce_as_of(day),
+                issues=issues_by_record,
+                lang=lang,
+                jobs=default_jobs() if jobs == 0 else jobs,
+            ):
+                summary.merge(part.summary)
+                bar.update(len(part.lines))
                 if sink is not None:
-                    sink.write(verdict.to_json() + "\n")
+                    sink.write("".join(line + "\n" for line in part.lines))
         finished = True
     except EvaluationError as exc:
         _fail(str(exc))
@@ -239,15 +259,6 @@ def check(
         sys.exit(EXIT_ERROR)
     if fail_on_fail and summary.any_fail:
         sys.exit(EXIT_FAILURES)
-
-
-def _verdicts(engine: Engine, dataset: Dataset, kinds: tuple[str, ...], day: str) -> Iterator[Verdict]:
-    issues_by_record: dict[tuple[str | None, str | None], list[Any]] = {}
-    for issue in dataset.issues:
-        issues_by_record.setdefault((issue.entity, issue.entity_id), []).append(issue)
-    for kind in kinds:
-        for record in dataset.tables.get(kind, []):
-            yield engine.evaluate_record(record, day, issues_by_record.get((kind, record.id)))
 
 
 @main.command()

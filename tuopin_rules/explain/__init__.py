@@ -177,9 +177,9 @@ class Explainer(EvidenceWords):
         numbers = [trace.value(n) for n in named]
         # two different numbers that would read the same rounded (3999.99999 and 4000) are shown exactly
         exact = any(_rounded_alike(a, b) for i, a in enumerate(numbers) for b in numbers[i + 1 :])
-        for node in named:
-            shown = self.show(node, trace.value(node), lang, with_unit=False, exact=exact)
-            values[node.name] = values[node.written] = shown
+        for ref in named:
+            shown = self.show(ref, trace.value(ref), lang, with_unit=False, exact=exact)
+            values[ref.name] = values[ref.written] = shown
         for tree in (rule.require, rule.applies_when):
             if tree is None:
                 continue

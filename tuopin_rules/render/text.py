@@ -78,6 +78,15 @@ class Summary:
             elif r.outcome is Outcome.UNKNOWN:
                 self.rule_unknown[r.rule_id] += 1
 
+    def merge(self, other: Summary) -> None:
+        """Add the counts of ``other`` (gathered elsewhere, e.g. in a worker process)."""
+        self.outcomes.update(other.outcomes)
+        self.rule_fails.update(other.rule_fails)
+        self.rule_unknown.update(other.rule_unknown)
+        self.titles.update(other.titles)
+        self.advisory |= other.advisory
+        self.unverified |= other.unverified
+
     @property
     def any_fail(self) -> bool:
         """True if some entity verdict is FAIL."""
