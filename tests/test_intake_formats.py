@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from tuopin_rules import DataFileError, Engine, Outcome, Standard
 from tuopin_rules.cli import main
+from tuopin_rules.entities.schema import base_schema
 from tuopin_rules.intake.tables import Dataset, read_dataset
 
 FIX = Path(__file__).parent / "fixtures" / "intake"
@@ -205,3 +206,35 @@ def test_empty_and_unnamed_columns(national: Standard, tmp_path: Path) -> None:
     openpyxl.Workbook().save(only_empty)
     with pytest.raises(DataFileError, match="no sheet holds data"):
         read(national, only_empty)
+
+
+def test_merged_cells_down_one_column_are_filled(tmp_path: Path) -> None:
+    """户编号 merged over a household's member rows: each member belongs to that household."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "家庭成员"
+    ws.append(["家庭成员信息表"])
+    ws.merge_cells("A1:D1")  # a title merged across: not data, nothing filled
+    ws.append(["户编号", "人编号", "证件号码", "是否参加城乡居民基本医疗保险"])
+    for row in [
+        ("0001", "001", "11010519491231002X", "是"),
+        (None, "002", "110105201001010011", "否"),
+        (None, "003", "110105201001010011", "是"),
+        ("0002", "004", "11010519491231002X", "是"),
+        (None, "005", None, "是"),
+        (None, "006", "110105201001010011", "是"),
+    ]:
+        ws.append(list(row))
+    ws.merge_cells("A3:A5")
+    ws.merge_cells("A6:A7")  # row 8 is not merged: its 户编号 stays blank
+    ws.merge_cells("B8:C8")  # wider than one column: left as it is
+    wb.save(tmp_path / "m.xlsx")
+    h = tmp_path / "h.csv"
+    h.write_text("户编号,脱贫状态\n0001,已脱贫\n0002,已脱贫\n", encoding="utf-8")
+    ds = read_dataset(base_schema(), [str(tmp_path / "m.xlsx"), str(h)])
+    members = {m.id: m.values.get("household_id") for m in ds.tables["member"]}
+    assert members == {"001": "0001", "002": "0001", "003": "0001", "004": "0002", "005": "0002"}
+    notes = [i for i in ds.issues if i.code == "merged-cells"]
+    assert [(i.column, i.message.split(" ")[0]) for i in notes] == [("户编号", "3")]
+    assert notes[0].is_notice
+    assert any(i.code == "orphan-link" or i.code == "missing-id" for i in ds.issues)  # row 8: no 户编号

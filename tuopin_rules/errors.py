@@ -87,11 +87,12 @@ DATA_ISSUE_CODES: dict[str, str] = {
     "skipped-sheet": "A sheet of a workbook that holds no data of any entity (a notes or summary sheet); skipped.",
     "lost-precision": "A code or ID number stored as a number with more digits than Excel keeps; the cell is refused.",
     "code-as-number": "A code or ID column stored as numbers, not text; values are kept but leading zeros may be lost.",
+    "merged-cells": "Cells under a merged cell of a workbook's data area read the merged value (a notice).",
 }
 
 
 #: data issues about a file's layout, not its records: reported, but ``check --strict`` ignores them
-NOTICE_CODES = frozenset({"skipped-file", "skipped-sheet", "unknown-columns"})
+NOTICE_CODES = frozenset({"skipped-file", "skipped-sheet", "unknown-columns", "merged-cells"})
 
 
 @dataclass(frozen=True)

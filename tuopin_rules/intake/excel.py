@@ -10,6 +10,11 @@ has), and rows are never padded past their last cell.
 
 Locations: every row keeps its sheet row number and every column its letter, so a bad cell is
 reported as ``file:sheet!C5``.
+
+Merged cells in the data area: a cell merged down one column (a 户编号 or 行政村 spanning the rows of
+a household's members) holds its value only in the top cell; the cells below it read that value, as
+a person sees it, and the table counts them (``RawTable.filled``, reported as ``merged-cells``).
+Ranges wider than one column are left as they are (which column would the value belong to?).
 """
 
 from __future__ import annotations
@@ -50,10 +55,20 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+#: row -> {0-based column: the top row of the one-column merged range the cell lies below}
+MergedDown = dict[int, dict[int, int]]
+
+
 def sheet_table(
-    name: str, rows: Iterator[SheetRow], match: HeaderMatch, header_row: int | None, label: str
+    name: str,
+    rows: Iterator[SheetRow],
+    match: HeaderMatch,
+    header_row: int | None,
+    label: str,
+    merged: MergedDown | None = None,
 ) -> RawTable:
-    """One sheet's rows (non-blank, numbered) as a raw table: header found, data rows after it."""
+    """One sheet's rows (non-blank, numbered) as a raw table: header found, data rows after it;
+    blank cells under a one-column merged range that starts below the header get its value."""
     top: list[SheetRow] = []
     for number, cells in rows:
         top.append((number, cells))
@@ -73,8 +88,21 @@ def sheet_table(
         letters.setdefault(n, column_letter(i))
     width = len(names)
 
+    first_data = top[found.index + found.depth - 1][0] + 1 if found.depth else top[found.index][0] + 1
+    tops: dict[tuple[int, int], Any] = {}  # (top row, column) -> the merged value
+    top_cols: dict[int, set[int]] = {}  # top row -> its columns that head a merged range
+    for spans in (merged or {}).values():
+        for col, top_row in spans.items():
+            top_cols.setdefault(top_row, set()).add(col)
+    filled: dict[str, int] = {}
+
     def data() -> Iterator[RawRow]:
         for number, cells in [*top[found.index + found.depth :], *rows]:
+            for col in top_cols.get(number, ()):
+                if col < len(cells) and not _blank(cells[col]):
+                    tops[(number, col)] = cells[col]
+            if merged:
+                cells = _fill_merged(number, cells, merged, first_data, tops, names, filled)
             record = dict(zip(names, cells, strict=False))
             for i in range(width, len(cells)):  # a cell right of the header: an unnamed column
                 if not _blank(cells[i]):
@@ -83,7 +111,53 @@ def sheet_table(
                     letters.setdefault(letter, letter)
             yield RawRow(number, record)
 
-    return RawTable(names, data(), None, sheet=name, letters=letters, header_row=top[found.index][0])
+    return RawTable(names, data(), None, sheet=name, letters=letters, header_row=top[found.index][0], filled=filled)
+
+
+def _fill_merged(
+    number: int,
+    cells: list[Any],
+    merged: MergedDown,
+    first_data: int,
+    tops: dict[tuple[int, int], Any],
+    names: list[str],
+    filled: dict[str, int],
+) -> list[Any]:
+    """``cells`` of row ``number`` with the blank cells under a merged range given its value."""
+    for col, top in merged.get(number, {}).items():
+        if top >= first_data and col < len(names) and (col >= len(cells) or _blank(cells[col])):
+            value = tops.get((top, col))
+            if value is None:
+                continue
+            if col >= len(cells):
+                cells = [*cells, *([None] * (col + 1 - len(cells)))]
+            cells[col] = value
+            filled[names[col]] = filled.get(names[col], 0) + 1
+    return cells
+
+
+def _merged_down(ws: Any) -> MergedDown:
+    """The one-column merged ranges of an XLSX sheet, from its XML (read-only sheets do not keep them).
+
+    An unreadable sheet source or an unexpected openpyxl layout gives no ranges (nothing is filled).
+    """
+    from openpyxl.utils.cell import range_boundaries
+
+    out: MergedDown = {}
+    try:
+        with ws._get_source() as src:  # the sheet's XML part, as openpyxl's read-only reader opens it
+            for _, el in ElementTree.iterparse(src):
+                if el.tag.endswith("}mergeCell"):
+                    min_col, min_row, max_col, max_row = range_boundaries(el.get("ref", ""))
+                    if min_col is None or min_row is None or max_row is None:  # whole rows or columns
+                        continue
+                    if min_col == max_col and max_row > min_row:
+                        for row in range(min_row + 1, max_row + 1):
+                            out.setdefault(row, {})[min_col - 1] = min_row
+                el.clear()
+    except (AttributeError, ElementTree.ParseError, ValueError, TypeError, KeyError, OSError):
+        return {}
+    return out
 
 
 def _xlsx_value(cell: Any, epoch_1904: bool) -> Any:
@@ -99,7 +173,7 @@ def _xlsx_rows(ws: Any, epoch_1904: bool) -> Iterator[SheetRow]:
     ws.reset_dimensions()  # ignore the declared dimension: no padding to phantom rows or columns
     for number, row in enumerate(ws.iter_rows(), start=1):
         cells = [_xlsx_value(c, epoch_1904) for c in row]
-        if not all(_blank(c) for c in cells):
+        if not all(_blank(c) for c in cells):  # a row blank but for merged cells has no data of its own
             yield number, cells
 
 
@@ -128,7 +202,9 @@ def _read_xlsx(path: Path, match: HeaderMatch, header_row: int | None, sheet: st
         for i in _pick([ws.title for ws in sheets], sheet, str(path)):
             ws = sheets[i]
             try:
-                table = sheet_table(ws.title, _xlsx_rows(ws, epoch_1904), match, header_row, str(path))
+                merged = _merged_down(ws)
+                rows = _xlsx_rows(ws, epoch_1904)
+                table = sheet_table(ws.title, rows, match, header_row, str(path), merged)
                 # the workbook closes below: read the sheet's rows now
                 table.rows = iter(list(table.rows))
             except (ElementTree.ParseError, zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:

@@ -59,6 +59,8 @@ class RawTable:
         letters: header -> column letter (``C``), for a workbook table.
         header_row: the 1-based row (CSV: line) of the header, when the table has one.
         skipped: why the table holds no data (an empty sheet), else ``None``.
+        filled: header -> how many of its cells were blank inside a merged range and were given
+            the merged value (counted as the rows are read; a workbook's data area only).
     """
 
     headers: list[str]
@@ -68,6 +70,7 @@ class RawTable:
     letters: dict[str, str] = field(default_factory=dict)
     header_row: int | None = None
     skipped: str | None = None
+    filled: dict[str, int] = field(default_factory=dict)
 
 
 def _line_of(raw: bytes, offset: int) -> int:

@@ -267,6 +267,17 @@ def read_table(
                 entity=kind,
             )
         )
+    for header, count in table.filled.items():
+        issues.append(
+            _issue(
+                "merged-cells",
+                f"{count} blank cell(s) of column {header!r} lie under a merged cell and read its value"
+                " (as the sheet shows them)",
+                file,
+                column=header,
+                entity=kind,
+            )
+        )
     if table.sheet is not None:
         issues = [_relocate(i, table, path) if i.file == file else i for i in issues]
     account.records = len(records)
