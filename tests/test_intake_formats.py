@@ -238,3 +238,22 @@ def test_merged_cells_down_one_column_are_filled(tmp_path: Path) -> None:
     assert [(i.column, i.message.split(" ")[0]) for i in notes] == [("户编号", "3")]
     assert notes[0].is_notice
     assert any(i.code == "orphan-link" or i.code == "missing-id" for i in ds.issues)  # row 8: no 户编号
+
+
+def test_hidden_sheets_are_skipped_unless_named(tmp_path: Path) -> None:
+    """A hidden old copy of the 户 sheet once made the visible rows' twins duplicate-ids."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "户"
+    old = wb.create_sheet("旧版")
+    for sheet, income in ((ws, 5000), (old, 3000)):
+        sheet.append(["户编号", "脱贫状态", "人均纯收入"])
+        sheet.append(["0001", "已脱贫", income])
+    old.sheet_state = "hidden"
+    wb.save(tmp_path / "h.xlsx")
+    ds = read_dataset(base_schema(), [str(tmp_path / "h.xlsx")])
+    assert [r.values["per_capita_net_income"] for r in ds.tables["household"]] == [5000]
+    assert [(i.code, i.sheet, i.is_notice) for i in ds.issues] == [("skipped-sheet", "旧版", True)]
+    assert "hidden" in ds.issues[0].message
+    named = read_dataset(base_schema(), [str(tmp_path / "h.xlsx")], sheet="旧版")
+    assert [r.values["per_capita_net_income"] for r in named.tables["household"]] == [3000]

@@ -8,6 +8,9 @@ about them: text stays text (a code ``0012`` stored as text is ``0012``), number
 sheet's declared dimension is ignored (a sheet claiming a million rows is read for the rows it
 has), and rows are never padded past their last cell.
 
+Hidden sheets (hidden or very hidden in the workbook: old versions, lookup lists) are skipped with a
+``skipped-sheet`` notice unless ``sheet`` names one.
+
 Locations: every row keeps its sheet row number and every column its letter, so a bad cell is
 reported as ``file:sheet!C5``.
 
@@ -201,6 +204,10 @@ def _read_xlsx(path: Path, match: HeaderMatch, header_row: int | None, sheet: st
         tables = []
         for i in _pick([ws.title for ws in sheets], sheet, str(path)):
             ws = sheets[i]
+            if sheet is None and getattr(ws, "sheet_state", "visible") != "visible":
+                why = f"the sheet is {ws.sheet_state} in the workbook; name it with --sheet to read it"
+                tables.append(RawTable([], iter(()), None, sheet=ws.title, skipped=why))
+                continue
             try:
                 merged = _merged_down(ws)
                 rows = _xlsx_rows(ws, epoch_1904)

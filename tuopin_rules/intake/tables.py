@@ -333,7 +333,7 @@ def read_file(
     """Read one data file: its tables (one, or one per sheet of a workbook) and skipped sheets.
 
     Returns ``(tables, skipped)``: per table ``(kind, records, issues, account)``; ``skipped`` holds
-    a ``skipped-sheet`` issue per sheet that is empty or holds no entity's identifier column.
+    a ``skipped-sheet`` issue per sheet that is empty, hidden, or holds no entity's identifier column.
 
     Raises:
         DataFileError: the file is missing or unreadable; a single-table file (or a sheet named
