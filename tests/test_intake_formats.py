@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from tuopin_rules import DataFileError, Engine, Outcome, Standard
+from tuopin_rules import DataFileError, Engine, Outcome, Standard, load_standard
 from tuopin_rules.cli import main
 from tuopin_rules.entities.schema import base_schema
 from tuopin_rules.intake.tables import Dataset, read_dataset
@@ -257,3 +257,29 @@ def test_hidden_sheets_are_skipped_unless_named(tmp_path: Path) -> None:
     assert "hidden" in ds.issues[0].message
     named = read_dataset(base_schema(), [str(tmp_path / "h.xlsx")], sheet="旧版")
     assert [r.values["per_capita_net_income"] for r in named.tables["household"]] == [3000]
+
+
+def test_a_formula_without_a_stored_result_is_unreadable_not_blank(tmp_path: Path) -> None:
+    """A workbook written by a script holds =E2/F2 and no result: once read as a blank (missing) income."""
+    import zipfile
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["户编号", "脱贫状态", "人均纯收入"])
+    ws.append(["0001", "已脱贫", "=1+1"])
+    ws.append(["0002", "已脱贫", "=4000+1"])
+    wb.save(tmp_path / "raw.xlsx")
+    with zipfile.ZipFile(tmp_path / "raw.xlsx") as src, zipfile.ZipFile(tmp_path / "h.xlsx", "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":  # as Excel saves it: 0002's result stored
+                data = data.replace(b"<f>4000+1</f><v />", b"<f>4000+1</f><v>4001</v>")
+            dst.writestr(item, data)
+    ds = read_dataset(base_schema(), [str(tmp_path / "h.xlsx")])
+    values = {r.id: r.values.get("per_capita_net_income") for r in ds.tables["household"]}
+    assert values == {"0001": None, "0002": 4001}
+    (issue,) = ds.issues
+    assert (issue.code, issue.cell, issue.raw) == ("bad-value", "C2", "=1+1")
+    assert "no stored result" in issue.message
+    verdict = Engine(load_standard("cn-national")).evaluate_record(ds.tables["household"][0], 2020, ds.issues)
+    assert verdict.results[0].reason_code == "unreadable:per_capita_net_income"

@@ -8,6 +8,10 @@ about them: text stays text (a code ``0012`` stored as text is ``0012``), number
 sheet's declared dimension is ignored (a sheet claiming a million rows is read for the rows it
 has), and rows are never padded past their last cell.
 
+A formula cell whose result the file does not store (a workbook written by a script and never
+opened in Excel) arrives as :class:`~tuopin_rules.intake.values.UnstoredFormula`: unreadable, with
+the formula named, never a blank.
+
 Hidden sheets (hidden or very hidden in the workbook: old versions, lookup lists) are skipped with a
 ``skipped-sheet`` notice unless ``sheet`` names one.
 
@@ -32,7 +36,7 @@ from xml.etree import ElementTree
 from tuopin_rules.errors import DataFileError
 from tuopin_rules.intake.files import RawRow, RawTable
 from tuopin_rules.intake.headers import SCAN_ROWS, HeaderMatch, find_header
-from tuopin_rules.intake.values import StoredNumber
+from tuopin_rules.intake.values import StoredNumber, UnstoredFormula
 
 __all__ = ["column_letter", "read_workbook"]
 
@@ -57,6 +61,8 @@ def column_letter(index: int) -> str:
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
+
+_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
 #: row -> {0-based column: the top row of the one-column merged range the cell lies below}
 MergedDown = dict[int, dict[int, int]]
@@ -139,28 +145,39 @@ def _fill_merged(
     return cells
 
 
-def _merged_down(ws: Any) -> MergedDown:
-    """The one-column merged ranges of an XLSX sheet, from its XML (read-only sheets do not keep them).
+def _sheet_layout(ws: Any) -> tuple[MergedDown, dict[int, dict[int, str]]]:
+    """What read-only sheets do not keep, from the sheet's XML: its one-column merged ranges, and
+    its formula cells without a stored result (row -> {0-based column: the formula}).
 
-    An unreadable sheet source or an unexpected openpyxl layout gives no ranges (nothing is filled).
+    An unreadable sheet source or an unexpected openpyxl layout gives neither (nothing is changed).
     """
-    from openpyxl.utils.cell import range_boundaries
+    from openpyxl.utils.cell import coordinate_to_tuple, range_boundaries
 
-    out: MergedDown = {}
+    merged: MergedDown = {}
+    unstored: dict[int, dict[int, str]] = {}
     try:
         with ws._get_source() as src:  # the sheet's XML part, as openpyxl's read-only reader opens it
             for _, el in ElementTree.iterparse(src):
-                if el.tag.endswith("}mergeCell"):
+                tag = el.tag.rpartition("}")[2]
+                if tag == "c":
+                    formula = el.find(f"{{{_NS}}}f")
+                    value = el.find(f"{{{_NS}}}v")
+                    if formula is not None and (value is None or not value.text) and el.get("r"):
+                        row, col = coordinate_to_tuple(el.get("r", ""))
+                        unstored.setdefault(row, {})[col - 1] = "=" + (formula.text or "…")
+                    el.clear()
+                elif tag == "row":
+                    el.clear()
+                elif tag == "mergeCell":
                     min_col, min_row, max_col, max_row = range_boundaries(el.get("ref", ""))
                     if min_col is None or min_row is None or max_row is None:  # whole rows or columns
                         continue
                     if min_col == max_col and max_row > min_row:
-                        for row in range(min_row + 1, max_row + 1):
-                            out.setdefault(row, {})[min_col - 1] = min_row
-                el.clear()
+                        for r in range(min_row + 1, max_row + 1):
+                            merged.setdefault(r, {})[min_col - 1] = min_row
     except (AttributeError, ElementTree.ParseError, ValueError, TypeError, KeyError, OSError):
-        return {}
-    return out
+        return {}, {}
+    return merged, unstored
 
 
 def _xlsx_value(cell: Any, epoch_1904: bool) -> Any:
@@ -172,10 +189,13 @@ def _xlsx_value(cell: Any, epoch_1904: bool) -> Any:
     return str(value)  # a time or duration: shown as text
 
 
-def _xlsx_rows(ws: Any, epoch_1904: bool) -> Iterator[SheetRow]:
+def _xlsx_rows(ws: Any, epoch_1904: bool, unstored: dict[int, dict[int, str]] | None = None) -> Iterator[SheetRow]:
     ws.reset_dimensions()  # ignore the declared dimension: no padding to phantom rows or columns
     for number, row in enumerate(ws.iter_rows(), start=1):
         cells = [_xlsx_value(c, epoch_1904) for c in row]
+        for col, formula in (unstored or {}).get(number, {}).items():
+            if col < len(cells) and _blank(cells[col]):
+                cells[col] = UnstoredFormula(formula)
         if not all(_blank(c) for c in cells):  # a row blank but for merged cells has no data of its own
             yield number, cells
 
@@ -209,8 +229,8 @@ def _read_xlsx(path: Path, match: HeaderMatch, header_row: int | None, sheet: st
                 tables.append(RawTable([], iter(()), None, sheet=ws.title, skipped=why))
                 continue
             try:
-                merged = _merged_down(ws)
-                rows = _xlsx_rows(ws, epoch_1904)
+                merged, unstored = _sheet_layout(ws)
+                rows = _xlsx_rows(ws, epoch_1904, unstored)
                 table = sheet_table(ws.title, rows, match, header_row, str(path), merged)
                 # the workbook closes below: read the sheet's rows now
                 table.rows = iter(list(table.rows))

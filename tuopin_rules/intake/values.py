@@ -40,7 +40,7 @@ from typing import Any
 
 from tuopin_rules.entities.schema import FieldDef
 
-__all__ = ["BLANKS", "CellError", "StoredNumber", "convert"]
+__all__ = ["BLANKS", "CellError", "StoredNumber", "UnstoredFormula", "convert"]
 
 #: a cell holding one of these is a failed formula (VLOOKUP's #N/A…), never a value, in any field
 SPREADSHEET_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA"})
@@ -115,6 +115,13 @@ class StoredNumber:
             return repr(self.value)
 
 
+class UnstoredFormula(str):
+    """A workbook cell holding a formula (the text, ``=E2*10000``) whose result the file does not
+    store: unreadable in every field, never blank."""
+
+    __slots__ = ()
+
+
 class CellError(ValueError):
     """A cell that cannot be read as its field's type; ``code`` is a data-issue code."""
 
@@ -171,6 +178,11 @@ def convert(fdef: FieldDef, raw: Any) -> Any:
     """
     if raw is None:
         return None
+    if isinstance(raw, UnstoredFormula):
+        raise CellError(
+            f"the formula {raw} has no stored result in the file (written by a program, never opened in"
+            " Excel): open and save it in Excel or WPS, or export values"
+        )
     if isinstance(raw, bool):
         if fdef.type == "bool":
             return raw
