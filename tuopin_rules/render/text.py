@@ -104,9 +104,11 @@ def render_summary(
     top: int = 10,
     max_issues: int = 20,
     absent: dict[str, list[str]] | None = None,
+    issue_count: int | None = None,
 ) -> str:
     """The end-of-run summary: outcome counts per entity, most-failed rules, missing columns, data
-    issues, accounting. ``absent``: per entity, fields the rules read that no record has."""
+    issues, accounting. ``absent``: per entity, fields the rules read that no record has;
+    ``issue_count``: how many issues there were, when ``issues`` holds only the first of them."""
     lines = [_t(lang, f"标准 {standard}，评估日期 {as_of}", f"standard {standard}, as of {as_of}")]
     kinds = list(dict.fromkeys(k for (k, _) in summary.outcomes))
     for kind in kinds:
@@ -141,15 +143,16 @@ def render_summary(
                 f"note: verdicts used parameter values the standard marks unverified (U): {used}",
             )
         )
-    if issues:
-        lines.append(_t(lang, f"数据问题 {len(issues)} 个：", f"{len(issues)} data issues:"))
+    count = len(issues) if issue_count is None else issue_count
+    if count:
+        lines.append(_t(lang, f"数据问题 {count} 个：", f"{count} data issues:"))
         lines.extend("  " + i.render() for i in issues[:max_issues])
-        if len(issues) > max_issues:
+        if count > max_issues:
             lines.append(
                 _t(
                     lang,
-                    f"  ……另有 {len(issues) - max_issues} 个（--format json 或 --out 查看全部）",
-                    f"  ... and {len(issues) - max_issues} more (see --format json or --out)",
+                    f"  ……另有 {count - max_issues} 个（--format json 或 --out 查看全部）",
+                    f"  ... and {count - max_issues} more (see --format json or --out)",
                 )
             )
     for acc in accounts:
