@@ -147,6 +147,20 @@ def main(standards_path: tuple[str, ...]) -> None:
     is_flag=True,
     help="Exit 2 when the data have any data issue (notices — skipped sheets or files, unknown columns — aside).",
 )
+@click.option(
+    "--stream",
+    is_flag=True,
+    help="Data larger than memory: households (and member rules) in bounded memory, in chunks and hash"
+    " partitions; --out writes .parquet or .jsonl rows as they are produced (docs/batch.md).",
+)
+@click.option(
+    "--memory-budget",
+    type=click.IntRange(min=64),
+    default=768,
+    show_default=True,
+    metavar="MB",
+    help="With --stream: memory for evaluating one partition (sets the number of partitions).",
+)
 @lang_option
 @format_option
 def check(
@@ -160,6 +174,8 @@ def check(
     header_row: int | None,
     sheet: str | None,
     strict: bool,
+    stream: bool,
+    memory_budget: int,
     lang: str,
     fmt: str,
 ) -> None:
@@ -170,6 +186,20 @@ def check(
     """
     day = _as_of(as_of)
     standard = _load(standard_name)
+    if stream:
+        from tuopin_rules.cli_stream import check_stream
+
+        if sheet is not None:
+            _fail("--sheet: workbooks are not read with --stream (save the sheet as CSV)")
+        try:
+            result = check_stream(standard, day, data, out, entities, header_row, memory_budget, lang, fmt)
+        except (DataFileError, EvaluationError) as exc:
+            _fail(str(exc))
+        if strict and result.error_count:
+            sys.exit(EXIT_ERROR)
+        if fail_on_fail and result.any_fail:
+            sys.exit(EXIT_FAILURES)
+        return
     dataset = _dataset(standard, data, header_row, sheet)
     engine = Engine(standard)
     try:
