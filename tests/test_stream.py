@@ -269,6 +269,19 @@ def test_village_rules_and_rules_beyond_a_household_are_refused(tmp_path: Path) 
         evaluate_stream(load_standard("cn-national"), [str(DEMO / "家庭成员信息.csv")], 2020)
 
 
+def test_unreadable_files_are_errors_and_leave_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    late = ("户编号,人均纯收入\n" + "0012,5000\n" * 300_000).encode("utf-8") + "0013,三千\n".encode("gb18030")
+    (data / "late.csv").write_bytes(late)  # the encoding changes after the first megabytes
+    with pytest.raises(DataFileError, match="not all UTF-8"):
+        evaluate_stream(load_standard("cn-national"), [str(data / "late.csv")], 2020, str(tmp_path / "v.jsonl"))
+    (data / "array.json").write_text('[{"户编号": "0012"}]', encoding="utf-8")
+    with pytest.raises(DataFileError, match="JSON Lines"):
+        evaluate_stream(load_standard("cn-national"), [str(data / "array.json")], 2020)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
 def test_no_partial_file_is_left_when_a_run_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tuopin_rules.evaluate import partitions
 

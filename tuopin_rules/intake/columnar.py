@@ -136,8 +136,10 @@ def _text(path: Path, codec: str, bom: int) -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, encoding=codec, newline="")
 
 
-def _decode_error(path: Path, encoding: str) -> DataFileError:
-    return DataFileError(f"{path}: the text is not all {encoding} (mixed encodings? save the file again as UTF-8)")
+def _decode_error(path: Path, encoding: str, near: str = "") -> DataFileError:
+    return DataFileError(
+        f"{path}: the text is not all {encoding}{near} (mixed encodings? save the file again as UTF-8)"
+    )
 
 
 def _csv_header(
@@ -206,38 +208,44 @@ def _csv_chunks(
         return
     columns = [f"c{i}" for i in range(data_width)]
     f = open(path, "rb")  # noqa: SIM115 - closed below
+    state = [1, first_line - 1]  # next csv row number; line of csv row 0 (grows with breaks in cells)
+
+    def failed(exc: Exception) -> DataFileError:
+        if isinstance(exc, UnicodeDecodeError) or "UTF8" in str(exc):
+            near = f" (after line {state[0] + state[1] - 1})" if state[0] > 1 else ""
+            return _decode_error(path, "UTF-8" if codec == "utf-8" else codec, near)
+        return DataFileError(f"{path}: cannot be read as CSV ({exc})")
+
     try:
         f.seek(offset)
-        reader = pacsv.open_csv(
-            f,
-            read_options=pacsv.ReadOptions(
-                column_names=columns,
-                use_threads=False,
-                block_size=BLOCK,
-                encoding="utf8" if codec == "utf-8" else codec,
-            ),
-            parse_options=pacsv.ParseOptions(
-                newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=handler
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(columns, pa.string()),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-        state = [1, first_line - 1]  # next csv row number; line of csv row 0 (grows with breaks in cells)
+        try:
+            reader = pacsv.open_csv(
+                f,
+                read_options=pacsv.ReadOptions(
+                    column_names=columns,
+                    use_threads=False,
+                    block_size=BLOCK,
+                    encoding="utf8" if codec == "utf-8" else codec,
+                ),
+                parse_options=pacsv.ParseOptions(
+                    newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=handler
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(columns, pa.string()),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
+            raise failed(exc) from None
         pending = _Rechunk(chunk_rows)
         while True:
             try:
                 batch = reader.read_next_batch()
             except StopIteration:
                 break
-            except UnicodeDecodeError:
-                raise _decode_error(path, codec) from None
-            except pa.ArrowInvalid as exc:
-                if "UTF8" in str(exc):
-                    raise _decode_error(path, "UTF-8") from None
-                raise DataFileError(f"{path}: cannot be read as CSV ({exc})") from None
+            except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
+                raise failed(exc) from None
             frame = pl.from_arrow(batch)
             assert isinstance(frame, pl.DataFrame)
             yield from pending.add(*_lines(frame, invalid, state, width), done=f.tell())
