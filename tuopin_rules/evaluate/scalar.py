@@ -118,91 +118,99 @@ class _Evaluator:
         return result
 
     def eval(self, node: ast.Expr, rec: Record, trace: Trace) -> Any:
-        value = self._eval(node, rec, trace)
+        value = _DISPATCH[type(node)](self, node, rec, trace)
         trace.values[id(node)] = value
         return value
 
-    def _eval(self, node: ast.Expr, rec: Record, trace: Trace) -> Any:
-        match node:
-            case ast.Literal(value=v):
-                return v
-            case ast.FieldRef(name=name):
-                return self.field(rec, name, trace)
-            case ast.ParamRef(name=name):
-                pdef = self.standard.params[name]
-                by_value = None
-                if pdef.by is not None:
-                    by_value = self.field(rec, pdef.by, trace)
-                    if by_value is None:
-                        return None
-                pv = pdef.lookup(self.as_of, by_value)
-                trace.params[name] = pv
-                return pv.value
-            case ast.Special(name="as_of"):
-                return self.as_of
-            case ast.Special():
-                return Decimal(self.as_of.year)
-            case ast.Neg(operand=o):
-                v = self.eval(o, rec, trace)
-                return None if v is None else -v
-            case ast.Arith(op=op, left=a, right=b):
-                return self.arith(node, op, self.eval(a, rec, trace), self.eval(b, rec, trace), trace)
-            case ast.Compare(op=op, left=a, right=b):
-                return _compare(op, self.eval(a, rec, trace), self.eval(b, rec, trace))
-            case ast.Between(operand=a, low=lo, high=hi):
-                x, low, high = (self.eval(n, rec, trace) for n in (a, lo, hi))
-                if x is None:
-                    return None
-                return kleene_and([None if low is None else low <= x, None if high is None else x <= high])
-            case ast.In(operand=a, items=items, negated=neg):
-                x = self.eval(a, rec, trace)
-                options = [self.eval(i, rec, trace) for i in items.items]
-                if x is None:
-                    return None
-                hit = kleene_or([None if o is None else x == o for o in options])
-                return kleene_not(hit) if neg else hit
-            case ast.BoolOp(op="and", operands=ops):
-                return kleene_and([self.eval(o, rec, trace) for o in ops])
-            case ast.BoolOp(operands=ops):
-                return kleene_or([self.eval(o, rec, trace) for o in ops])
-            case ast.Not(operand=o):
-                return kleene_not(self.eval(o, rec, trace))
-            case ast.FuncCall(name="coalesce", args=args):
-                for a in args:  # the first known value; an unreadable cell is not "blank", it stops here
-                    v = self.eval(a, rec, trace)
-                    if v is not None or self.reads_bad_cell(a, rec):
-                        return v
+    # one method per node type, chosen by _DISPATCH (a dict look-up, not a chain of pattern tests)
+    def _literal(self, node: ast.Literal, rec: Record, trace: Trace) -> Any:
+        return node.value
+
+    def _field(self, node: ast.FieldRef, rec: Record, trace: Trace) -> Any:
+        return self.field(rec, node.name, trace)
+
+    def _param(self, node: ast.ParamRef, rec: Record, trace: Trace) -> Any:
+        pdef = self.standard.params[node.name]
+        by_value = None
+        if pdef.by is not None:
+            by_value = self.field(rec, pdef.by, trace)
+            if by_value is None:
                 return None
-            case ast.FuncCall(name="is_blank", args=(arg,)):
-                v = self.eval(arg, rec, trace)
-                return (
-                    None if v is None and self.reads_bad_cell(arg, rec) else FUNCTIONS["is_blank"].impl([v], self.as_of)
-                )
-            case ast.FuncCall(name="unique", args=(ast.FieldRef(name=fname) as arg,)):
-                v = self.eval(arg, rec, trace)
-                if v is None:
-                    return None
-                others = [r for r in (rec.table.same(fname, v) if rec.table is not None else []) if r is not rec]
-                trace.duplicates[id(node)] = others
-                return not others
-            case ast.FuncCall(name=name, args=args):
-                fn = FUNCTIONS[name]
-                values = [self.eval(a, rec, trace) for a in args]
-                if not fn.total and any(v is None for v in values):
-                    return None
-                return fn.impl(values, self.as_of)
-            case ast.Aggregate():
-                return self.aggregate(node, rec, trace)
-            case ast.Related(relations=relations, target=target):
-                other = related_record(rec, relations)
-                if other is None:
-                    trace.related[id(node)] = None
-                    return None
-                sub = Trace(other)
-                value = self.eval(target, other, sub)
-                trace.related[id(node)] = sub
-                return value
-        raise TypeError(f"cannot evaluate {node!r}")  # pragma: no cover - the checker binds every node
+        pv = pdef.lookup(self.as_of, by_value)
+        trace.params[node.name] = pv
+        return pv.value
+
+    def _special(self, node: ast.Special, rec: Record, trace: Trace) -> Any:
+        return self.as_of if node.name == "as_of" else Decimal(self.as_of.year)
+
+    def _neg(self, node: ast.Neg, rec: Record, trace: Trace) -> Any:
+        v = self.eval(node.operand, rec, trace)
+        return None if v is None else -v
+
+    def _arith(self, node: ast.Arith, rec: Record, trace: Trace) -> Any:
+        a, b = self.eval(node.left, rec, trace), self.eval(node.right, rec, trace)
+        return self.arith(node, node.op, a, b, trace)
+
+    def _compare(self, node: ast.Compare, rec: Record, trace: Trace) -> Any:
+        return _compare(node.op, self.eval(node.left, rec, trace), self.eval(node.right, rec, trace))
+
+    def _between(self, node: ast.Between, rec: Record, trace: Trace) -> Any:
+        x, low, high = (self.eval(n, rec, trace) for n in (node.operand, node.low, node.high))
+        if x is None:
+            return None
+        return kleene_and([None if low is None else low <= x, None if high is None else x <= high])
+
+    def _in(self, node: ast.In, rec: Record, trace: Trace) -> Any:
+        x = self.eval(node.operand, rec, trace)
+        options = [self.eval(i, rec, trace) for i in node.items.items]
+        if x is None:
+            return None
+        hit = kleene_or([None if o is None else x == o for o in options])
+        return kleene_not(hit) if node.negated else hit
+
+    def _boolop(self, node: ast.BoolOp, rec: Record, trace: Trace) -> Any:
+        values = [self.eval(o, rec, trace) for o in node.operands]  # every operand: the trace explains
+        return kleene_and(values) if node.op == "and" else kleene_or(values)
+
+    def _not(self, node: ast.Not, rec: Record, trace: Trace) -> Any:
+        return kleene_not(self.eval(node.operand, rec, trace))
+
+    def _func(self, node: ast.FuncCall, rec: Record, trace: Trace) -> Any:
+        name, args = node.name, node.args
+        if name == "coalesce":
+            for a in args:  # the first known value; an unreadable cell is not "blank", it stops here
+                v = self.eval(a, rec, trace)
+                if v is not None or self.reads_bad_cell(a, rec):
+                    return v
+            return None
+        if name == "is_blank":
+            v = self.eval(args[0], rec, trace)
+            return None if v is None and self.reads_bad_cell(args[0], rec) else FUNCTIONS[name].impl([v], self.as_of)
+        if name == "unique" and isinstance(args[0], ast.FieldRef):
+            v = self.eval(args[0], rec, trace)
+            if v is None:
+                return None
+            others = [r for r in (rec.table.same(args[0].name, v) if rec.table is not None else []) if r is not rec]
+            trace.duplicates[id(node)] = others
+            return not others
+        fn = FUNCTIONS[name]
+        values = [self.eval(a, rec, trace) for a in args]
+        if not fn.total and any(v is None for v in values):
+            return None
+        return fn.impl(values, self.as_of)
+
+    def _aggregate(self, node: ast.Aggregate, rec: Record, trace: Trace) -> Any:
+        return self.aggregate(node, rec, trace)
+
+    def _related(self, node: ast.Related, rec: Record, trace: Trace) -> Any:
+        other = related_record(rec, node.relations)
+        if other is None:
+            trace.related[id(node)] = None
+            return None
+        sub = Trace(other)
+        value = self.eval(node.target, other, sub)
+        trace.related[id(node)] = sub
+        return value
 
     @staticmethod
     def reads_bad_cell(node: ast.Expr, rec: Record) -> bool:
@@ -266,6 +274,23 @@ class _Evaluator:
             return None
         return min(values) if func == "min" else max(values)
 
+
+_DISPATCH: dict[type, Any] = {
+    ast.Literal: _Evaluator._literal,
+    ast.FieldRef: _Evaluator._field,
+    ast.ParamRef: _Evaluator._param,
+    ast.Special: _Evaluator._special,
+    ast.Neg: _Evaluator._neg,
+    ast.Arith: _Evaluator._arith,
+    ast.Compare: _Evaluator._compare,
+    ast.Between: _Evaluator._between,
+    ast.In: _Evaluator._in,
+    ast.BoolOp: _Evaluator._boolop,
+    ast.Not: _Evaluator._not,
+    ast.FuncCall: _Evaluator._func,
+    ast.Aggregate: _Evaluator._aggregate,
+    ast.Related: _Evaluator._related,
+}  # the checker binds every node to one of these; anything else is a KeyError (a bug)
 
 HEAD_RELATIONS = frozenset({"户主", "本人", "户主本人"})
 
