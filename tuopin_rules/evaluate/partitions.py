@@ -31,7 +31,7 @@ from tuopin_rules.entities.records import Record
 from tuopin_rules.errors import DataIssue
 from tuopin_rules.evaluate.batch import evaluate_tables
 from tuopin_rules.evaluate.engine import Engine
-from tuopin_rules.evaluate.frames import EntityTable, from_units, kind_of
+from tuopin_rules.evaluate.frames import SCALE, EntityTable, from_units, kind_of
 from tuopin_rules.intake.column_values import filled
 from tuopin_rules.intake.partition import Partitioner
 from tuopin_rules.intake.spool import ROW_BITS, ROW_LEVEL, file_of, row_of
@@ -135,7 +135,7 @@ class PartitionEvaluator:
             none = pl.col("__n") == 0
             if "household_size" in h.columns:
                 wrong = ~none & pl.col("household_size").is_not_null()
-                wrong = wrong & (pl.col("household_size") != pl.col("__n").cast(pl.Int128) * (2 * 10**10))
+                wrong = wrong & (pl.col("household_size") != pl.col("__n").cast(pl.Int128) * (2 * SCALE))
         h = h.with_columns(none.alias("__none"), wrong.alias("__wrong"))
         h = h.with_columns((pl.col("__gone") & ~pl.col("__none") & ~pl.col("__wrong")).alias("__gone"))
         self.household_issues(h, coll, kind, gone)
