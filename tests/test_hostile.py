@@ -464,3 +464,11 @@ def test_strict_ignores_notices_but_not_data_errors(tmp_path: Path) -> None:
     wb.save(tmp_path / "h.xlsx")
     code, out, _ = run("check", "-s", "cn-national", "--as-of", "2020", "--strict", str(tmp_path / "h.xlsx"))
     assert code == 2 and "data-error[bad-value]" in out
+
+
+def test_digits_int_cannot_read_do_not_crash_the_column_number_check(national: Standard, tmp_path: Path) -> None:
+    """Kharoshthi digits are digits to str.isdigit but not to int(): the 栏次 check raised ValueError."""
+    row = ",".join(["\U00010a40", "\U00010a41", "\U00010a42", "4", "5", "6", "7"])
+    path = write(tmp_path / "h.csv", HEAD + row + "\n")
+    ds = read_dataset(national.schema, [str(path)])
+    assert len(ds.tables["household"]) == 1

@@ -317,7 +317,7 @@ def _column_numbers(values: list[str]) -> bool:
     if [folded[i] for i in range(letters)] != list(_ORDINALS[:letters]):
         return False
     numbers = folded[letters:]
-    if len(numbers) < 3 or not all(n.isdigit() for n in numbers):
+    if len(numbers) < 3 or not all(n.isdecimal() for n in numbers):
         return False
     return [int(n) for n in numbers] == list(range(int(numbers[0]), int(numbers[0]) + len(numbers)))
 
