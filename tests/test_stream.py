@@ -382,3 +382,12 @@ def test_rows_that_are_not_records_are_found_as_the_record_reader_finds_them() -
     want = [_not_a_record(dict(zip(headers, r, strict=True)), len(headers)) for r in rows]
     assert got == want
     assert sum(p is not None for p in want) >= 8
+
+
+def test_stream_without_polars_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tuopin_rules.cli as cli
+
+    monkeypatch.setattr(cli, "have_polars", lambda: False)
+    result = CliRunner().invoke(main, ["check", "--stream", "-s", "cn-national", "--as-of", "2020", str(DEMO)])
+    assert result.exit_code == 2 and "--stream needs polars and pyarrow" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -6,6 +6,7 @@ Exit codes (DESIGN §6): 0 ok; 1 verdicts contain failures and ``--fail-on-fail`
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import unicodedata
@@ -20,7 +21,7 @@ from tuopin_rules.compile import Standard, load_standard_file
 from tuopin_rules.errors import DataFileError, EvaluationError, StandardError, StandardNotFoundError, TuopinError
 from tuopin_rules.evaluate.engine import Engine, coerce_as_of
 from tuopin_rules.evaluate.parallel import default_jobs, explained_chunks
-from tuopin_rules.evaluate.vector import fill_summary, preferred_backend
+from tuopin_rules.evaluate.vector import fill_summary, have_polars, preferred_backend
 from tuopin_rules.expr.parser import to_text
 from tuopin_rules.intake.tables import Dataset, read_dataset
 from tuopin_rules.lint import check_variant
@@ -187,6 +188,8 @@ def check(
     day = _as_of(as_of)
     standard = _load(standard_name)
     if stream:
+        if not (have_polars() and importlib.util.find_spec("pyarrow") is not None):
+            _fail('--stream needs polars and pyarrow: pip install "tuopin-rules[batch]" (or pip install ".[batch]")')
         from tuopin_rules.cli_stream import check_stream
 
         if sheet is not None:
