@@ -26,7 +26,7 @@ from tuopin_rules.expr.parser import to_text
 from tuopin_rules.intake.tables import Dataset, read_dataset
 from tuopin_rules.lint import check_variant
 from tuopin_rules.registry import ENV_VAR, add_standards_path, installed, installed_standards
-from tuopin_rules.render.text import Summary, render_diff, render_summary, render_verdict
+from tuopin_rules.render.text import Summary, render_diff, render_summary, render_verdict, summary_payload
 from tuopin_rules.verdicts import Outcome
 
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
@@ -263,18 +263,7 @@ def check(
             else:
                 partial.unlink(missing_ok=True)  # never leave a half-written verdict file behind
     if fmt == "json":
-        payload = {
-            "standard": {"id": standard.id, "version": standard.version, "content_hash": standard.content_hash},
-            "as_of": day,
-            "outcomes": {
-                f"{k}.{o.value}": n
-                for (k, o), n in sorted(summary.outcomes.items(), key=lambda x: (x[0][0], x[0][1].value))
-            },
-            "rule_fails": dict(summary.rule_fails.most_common()),
-            "rule_unknown": dict(summary.rule_unknown.most_common()),
-            "data_issues": [i.to_dict() for i in dataset.issues],
-            "accounting": [vars(a) | {"balanced": a.balanced} for a in dataset.accounts],
-        }
+        payload = summary_payload(standard, day, summary, dataset.issues, dataset.accounts)
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2), err=to_stdout)
     else:
         # with --out - the verdicts own stdout, so the summary goes to stderr

@@ -15,7 +15,7 @@ import click
 
 from tuopin_rules.compile import Standard
 from tuopin_rules.evaluate.stream import StreamResult, evaluate_stream
-from tuopin_rules.render.text import render_summary
+from tuopin_rules.render.text import render_summary, summary_payload
 
 __all__ = ["check_stream"]
 
@@ -83,20 +83,9 @@ def check_stream(
     to_stdout = out == "-"
     summary = result.summary(standard, lang)
     if fmt == "json":
-        payload = {
-            "standard": {"id": standard.id, "version": standard.version, "content_hash": standard.content_hash},
-            "as_of": day,
-            "outcomes": {
-                f"{k}.{o.value}": n
-                for (k, o), n in sorted(summary.outcomes.items(), key=lambda x: (x[0][0], x[0][1].value))
-            },
-            "rule_fails": dict(summary.rule_fails.most_common()),
-            "rule_unknown": dict(summary.rule_unknown.most_common()),
-            "data_issues": [i.to_dict() for i in result.issues],
-            "data_issue_count": result.issue_count,
-            "accounting": [vars(a) | {"balanced": a.balanced} for a in result.accounts],
-            "stream": {"partitions": result.partitions, "not_evaluated": result.not_evaluated},
-        }
+        payload = summary_payload(standard, day, summary, result.issues, result.accounts)
+        payload["data_issue_count"] = result.issue_count
+        payload["stream"] = {"partitions": result.partitions, "not_evaluated": result.not_evaluated}
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2), err=to_stdout)
         return result
     text = render_summary(

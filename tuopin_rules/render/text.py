@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tuopin_rules.compare import VerdictDiff
 from tuopin_rules.errors import DataIssue
@@ -91,6 +92,25 @@ class Summary:
     def any_fail(self) -> bool:
         """True if some entity verdict is FAIL."""
         return any(o is Outcome.FAIL for (_, o) in self.outcomes)
+
+
+def summary_payload(
+    standard: Any, as_of: str, summary: Summary, issues: list[DataIssue], accounts: list[FileAccount]
+) -> dict[str, Any]:
+    """``tuopin check --format json``: the standard, ``as_of``, outcome counts per entity kind, the
+    most-failed and most-unknown rules, every data issue and the accounting of every file."""
+    return {
+        "standard": {"id": standard.id, "version": standard.version, "content_hash": standard.content_hash},
+        "as_of": as_of,
+        "outcomes": {
+            f"{k}.{o.value}": n
+            for (k, o), n in sorted(summary.outcomes.items(), key=lambda x: (x[0][0], x[0][1].value))
+        },
+        "rule_fails": dict(summary.rule_fails.most_common()),
+        "rule_unknown": dict(summary.rule_unknown.most_common()),
+        "data_issues": [i.to_dict() for i in issues],
+        "accounting": [vars(a) | {"balanced": a.balanced} for a in accounts],
+    }
 
 
 def render_summary(
