@@ -35,8 +35,9 @@ import polars as pl
 from tuopin_rules.entities.records import resolve_header
 from tuopin_rules.entities.schema import EntityDef, FieldDef
 from tuopin_rules.evaluate.frames import DTYPES, SCALE_DIGITS, kind_of, to_units
+from tuopin_rules.intake.parquet import stored_cell
 from tuopin_rules.intake.tables import _ORDINALS, _TOTALS, _not_a_record
-from tuopin_rules.intake.values import BLANKS, SPREADSHEET_ERRORS, CellError, StoredNumber, convert
+from tuopin_rules.intake.values import BLANKS, SPREADSHEET_ERRORS, CellError, convert
 
 __all__ = ["PY_SPACE", "ChunkCells", "Layout", "convert_chunk", "convert_column", "not_records", "stored_cell"]
 
@@ -61,18 +62,6 @@ def nulls(n: int, dtype: Any) -> pl.Series:
 def filled(value: bool, n: int) -> pl.Series:
     """``n`` times ``value``."""
     return pl.repeat(value, n, dtype=pl.Boolean, eager=True)
-
-
-def stored_cell(value: Any) -> Any:
-    """A typed (Parquet) cell as the record reader hands it to ``convert``: numbers as
-    :class:`StoredNumber`, lists and structs as their text, other values as they are."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (int, float, Decimal)):
-        return StoredNumber(value)
-    if isinstance(value, (list, dict)):
-        return str(value)
-    return value
 
 
 @dataclass

@@ -25,8 +25,7 @@ from tuopin_rules.entities.schema import Schema
 from tuopin_rules.errors import DataFileError
 from tuopin_rules.intake.column_values import PY_SPACE, filled
 from tuopin_rules.intake.columnar import RawChunk, decoding_error, open_text
-from tuopin_rules.intake.files import _csv_records
-from tuopin_rules.intake.headers import SCAN_ROWS, find_header
+from tuopin_rules.intake.files import _csv_records, find_csv_header
 from tuopin_rules.intake.tables import header_match
 
 __all__ = ["csv_chunks", "csv_header"]
@@ -51,29 +50,11 @@ def csv_header(
 
     with open_text(path, codec, bom) as text:
         records = _csv_records(csv.reader(lines(text)))
-        top: list[tuple[int, int, list[str]]] = []
         try:
-            for line, end, row, error in records:
-                if row is None:
-                    if not top:
-                        raise DataFileError(f"{path}:{line}: the header row cannot be read ({error})")
-                    break
-                top.append((line, end, row))
-                if len(top) >= SCAN_ROWS and (header_row is None or line >= header_row):
-                    break
+            top, found = find_csv_header(path, records, header_match(schema), header_row)
         except UnicodeDecodeError:
             raise decoding_error(path, codec) from None
-    if not top:
-        raise DataFileError(f"{path}: the file is empty")
-    at = None
-    if header_row is not None:
-        at = next((i for i, (line, _, _) in enumerate(top) if line == header_row), None)
-        if at is None:
-            raise DataFileError(f"{path}:{header_row}: no header on this line (a blank line, or past the file)")
-    found = find_header([r for _, _, r in top], header_match(schema), at)
     names = found.names
-    if not any(names):
-        raise DataFileError(f"{path}:{top[found.index][0]}: the header row is empty")
     last = top[found.index + found.depth - 1][1]
     rest = top[found.index + found.depth :]
     width = len(names)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tuopin_rules.errors import DataFileError
-from tuopin_rules.intake.headers import FIRST_ROW, SCAN_ROWS, HeaderMatch, find_header
+from tuopin_rules.intake.headers import FIRST_ROW, SCAN_ROWS, Header, HeaderMatch, find_header
 
 __all__ = ["DATA_SUFFIXES", "RawRow", "RawTable", "read_raw", "read_tables"]
 
@@ -123,10 +123,24 @@ def _csv_records(reader: Any) -> Iterator[tuple[int, int, list[str] | None, str 
             yield line, end, row, None
 
 
-def _csv(path: Path, match: HeaderMatch, header_row: int | None) -> RawTable:
-    text, encoding = decode(path)
-    records = _csv_records(csv.reader(io.StringIO(text, newline="")))
-    top: list[tuple[int, int, list[str]]] = []
+#: a CSV record: its first line, its last line, its cells
+CsvTop = list[tuple[int, int, list[str]]]
+
+
+def find_csv_header(
+    path: Path,
+    records: Iterator[tuple[int, int, list[str] | None, str | None]],
+    match: HeaderMatch,
+    header_row: int | None,
+) -> tuple[CsvTop, Header]:
+    """Read the first records of a CSV (``_csv_records``) and find the header among them: below title
+    rows, or on line ``header_row``. Returns the records read and the header found.
+
+    Raises:
+        DataFileError: an empty file, an unreadable first record, no header on ``header_row``, or an
+            empty header row.
+    """
+    top: CsvTop = []
     for line, end, row, error in records:
         if row is None:
             if not top:
@@ -143,9 +157,16 @@ def _csv(path: Path, match: HeaderMatch, header_row: int | None) -> RawTable:
         if at is None:
             raise DataFileError(f"{path}:{header_row}: no header on this line (a blank line, or past the file)")
     found = find_header([r for _, _, r in top], match, at)
-    header = found.names
-    if not any(header):
+    if not any(found.names):
         raise DataFileError(f"{path}:{top[found.index][0]}: the header row is empty")
+    return top, found
+
+
+def _csv(path: Path, match: HeaderMatch, header_row: int | None) -> RawTable:
+    text, encoding = decode(path)
+    records = _csv_records(csv.reader(io.StringIO(text, newline="")))
+    top, found = find_csv_header(path, records, match, header_row)
+    header = found.names
     rest = top[found.index + found.depth :]
     width = len(header)
 

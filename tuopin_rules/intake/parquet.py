@@ -18,12 +18,14 @@ from tuopin_rules.errors import DataFileError
 from tuopin_rules.intake.files import RawRow, RawTable
 from tuopin_rules.intake.values import StoredNumber
 
-__all__ = ["read_parquet"]
+__all__ = ["read_parquet", "stored_cell"]
 
 _BATCH = 50_000
 
 
-def _cell(value: Any) -> Any:
+def stored_cell(value: Any) -> Any:
+    """A typed (Parquet) cell as the record reader hands it to ``convert``: numbers as
+    :class:`StoredNumber`, lists and structs as their text, other values (dates, times) as they are."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, (int, float, Decimal)):
@@ -56,6 +58,6 @@ def read_parquet(path: Path) -> RawTable:
         for offset in range(0, frame.height, _BATCH):
             for values in frame.slice(offset, _BATCH).iter_rows():
                 n += 1
-                yield RawRow(n, {h: _cell(v) for h, v in zip(headers, values, strict=True)})
+                yield RawRow(n, {h: stored_cell(v) for h, v in zip(headers, values, strict=True)})
 
     return RawTable(headers, rows(), None)
