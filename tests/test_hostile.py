@@ -472,3 +472,26 @@ def test_digits_int_cannot_read_do_not_crash_the_column_number_check(national: S
     path = write(tmp_path / "h.csv", HEAD + row + "\n")
     ds = read_dataset(national.schema, [str(path)])
     assert len(ds.tables["household"]) == 1
+
+
+def test_members_nested_in_json_are_seen_by_both_engines(national: Standard, tmp_path: Path) -> None:
+    """The vector engine once ignored members nested in a JSON household: a wrong PASS."""
+    household = {
+        "户编号": "0001",
+        "家庭人口数": "2",
+        "脱贫状态": "已脱贫",
+        "人均纯收入": "9000",
+        "members": [
+            {"人编号": "000101", "证件号码": "410522197006120577", "是否参加城乡居民基本医疗保险": "是"},
+            {"人编号": "000102", "是否参加城乡居民基本医疗保险": "否", "是否参加城镇职工基本医疗保险": "否"},
+        ],
+    }
+    path = write(tmp_path / "h.json", json.dumps([household], ensure_ascii=False))
+    ds = read_dataset(national.schema, [str(path)])
+    assert [m.id for m in ds.tables["member"]] == ["000101", "000102"]
+    engine = Engine(national)
+    for backend in ("vector", "scalar"):
+        frame = engine.evaluate_batch(ds, 2020, backend=backend).frames["household"]
+        assert frame["household.medical"].to_list() == ["FAIL"], backend
+    api = engine.evaluate_batch({"household": ds.tables["household"]}, 2020).frames["household"]
+    assert api["household.medical"].to_list() == ["FAIL"]  # nested children found from the records too

@@ -17,7 +17,15 @@ from tuopin_rules.entities.schema import EntityDef, FieldDef, Schema
 from tuopin_rules.errors import DataIssue
 from tuopin_rules.intake.values import CellError, convert
 
-__all__ = ["Record", "TableIndex", "index_tables", "link", "record_from_mapping", "resolve_header"]
+__all__ = [
+    "Record",
+    "TableIndex",
+    "index_tables",
+    "link",
+    "record_from_mapping",
+    "resolve_header",
+    "with_nested_children",
+]
 
 _UNIT_SUFFIX = re.compile(r"[(（][^()（）]*[)）]\s*$")
 
@@ -78,6 +86,35 @@ def index_tables(tables: dict[str, list[Record]]) -> None:
         index = TableIndex(records)
         for r in records:
             r.table = index
+
+
+def with_nested_children(tables: dict[str, list[Record]]) -> dict[str, list[Record]]:
+    """``tables`` plus every child record nested under their records (a JSON household's
+    ``members``), each in its kind's table once, after the records given for that kind.
+
+    The nested records are already linked to their parents; tables given are not copied when nothing
+    is nested.
+    """
+    extra: dict[str, list[Record]] = {}
+    seen = {id(r) for records in tables.values() for r in records}
+
+    def walk(rec: Record) -> None:
+        for kids in rec.children.values():
+            for kid in kids:
+                if id(kid) not in seen:
+                    seen.add(id(kid))
+                    extra.setdefault(kid.entity, []).append(kid)
+                walk(kid)
+
+    for records in list(tables.values()):
+        for rec in records:
+            walk(rec)
+    if not extra:
+        return tables
+    out = dict(tables)
+    for kind, kids in extra.items():
+        out[kind] = [*out.get(kind, []), *kids]
+    return out
 
 
 def resolve_header(ent: EntityDef, header: str) -> FieldDef | None:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tuopin_rules.entities.records import Record
+from tuopin_rules.entities.records import Record, with_nested_children
 from tuopin_rules.errors import EvaluationError
 
 if TYPE_CHECKING:
@@ -131,7 +131,8 @@ def evaluate_batch(
 
     if backend not in BACKENDS:
         raise EvaluationError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    tables: dict[str, list[Record]] = getattr(data, "tables", data)
+    # children nested under their records (a JSON household's members) are rows of their own table
+    tables: dict[str, list[Record]] = with_nested_children(getattr(data, "tables", data))
     day = coerce_as_of(as_of)
     standard = engine.standard
     if entities is None:

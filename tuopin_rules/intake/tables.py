@@ -19,7 +19,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tuopin_rules.entities.records import Record, index_tables, link, record_from_mapping, resolve_header
+from tuopin_rules.entities.records import (
+    Record,
+    index_tables,
+    link,
+    record_from_mapping,
+    resolve_header,
+    with_nested_children,
+)
 from tuopin_rules.entities.schema import ENTITY_KINDS, FieldDef, Schema
 from tuopin_rules.errors import DataFileError, DataIssue, did_you_mean
 from tuopin_rules.intake.files import DATA_SUFFIXES, RawTable, read_tables
@@ -523,5 +530,6 @@ def read_dataset(
         _relocate(i, workbooks[i.file][1], workbooks[i.file][0]) if i.file in workbooks else i for i in orphans
     )
     issues.extend(_incomplete_parents(schema, tables, accounts))
+    tables = with_nested_children(tables)  # members nested in a JSON household are member records too
     index_tables(tables)
     return Dataset(tables, issues, accounts)
