@@ -495,3 +495,19 @@ def test_members_nested_in_json_are_seen_by_both_engines(national: Standard, tmp
         assert frame["household.medical"].to_list() == ["FAIL"], backend
     api = engine.evaluate_batch({"household": ds.tables["household"]}, 2020).frames["household"]
     assert api["household.medical"].to_list() == ["FAIL"]  # nested children found from the records too
+
+
+def test_an_unreadable_data_file_in_a_folder_is_an_error_not_a_notice(tmp_path: Path) -> None:
+    """A household file going GB18030 part-way was a skipped-file notice: its rows vanished and --strict passed."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write(folder / "ok.csv", "户编号,脱贫状态\n0001,已脱贫\n")
+    (folder / "late.csv").write_bytes("户编号,脱贫状态\n0002,已脱贫\n".encode() + "0003,未脱贫\n".encode("gb18030"))
+    write(folder / "notes.csv", "说明,内容\n本表,村级填报\n")
+    code, out, _ = run("check", "-s", "cn-national", "--as-of", "2020", "--strict", str(folder))
+    assert code == 2
+    assert "data-error[unread-file]: not read:" in out and "late.csv" in out
+    assert "data-note[skipped-file]" in out and "notes.csv" in out
+    folder.joinpath("late.csv").unlink()
+    code, out, _ = run("check", "-s", "cn-national", "--as-of", "2020", "--strict", str(folder))
+    assert code == 0, out  # a notes file alone loses no record

@@ -81,6 +81,7 @@ DATA_ISSUE_CODES: dict[str, str] = {
     "bad-row": "A row that cannot be a record: wrong number of cells, unreadable CSV, or not a JSON object.",
     "duplicate-column": "Two columns of one file mean the same field; the first non-blank one is used.",
     "skipped-file": "A file in a data folder that is not a data file of any entity; it was skipped.",
+    "unread-file": "A data file in a folder that could not be read (undecodable, damaged); its rows are lost.",
     "no-members": "A household has no member rows although member data were given; member rules are UNKNOWN.",
     "member-count": "A household's declared size differs from its member rows; member rules are UNKNOWN.",
     "unlinked-children": "Unlinked rows may belong to this parent; rules over its children are UNKNOWN.",
@@ -221,6 +222,11 @@ class EvaluationError(TuopinError):
 
 class DataFileError(TuopinError):
     """A data file cannot be read at all (missing, unreadable, or no recognisable header)."""
+
+
+class NotDataError(DataFileError):
+    """A file holds no data of any entity: it is empty, or no header names an identifier column
+    (a notes file in a data folder). Skipping it loses no record."""
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from typing import IO, Any
 import polars as pl
 
 from tuopin_rules.compile import Standard
-from tuopin_rules.errors import DataFileError, DataIssue, EvaluationError
+from tuopin_rules.errors import DataFileError, DataIssue, EvaluationError, NotDataError
 from tuopin_rules.evaluate.engine import Engine, coerce_as_of
 from tuopin_rules.evaluate.partitions import PartitionEvaluator
 from tuopin_rules.expr import ast
@@ -298,15 +298,18 @@ def _open(
     for i, (kind, path, named) in enumerate(targets):
         try:
             opened = open_columnar(schema, path, kind, header_row=header_row, chunk_rows=chunk_rows)
-            if opened.kind not in allowed:
-                raise DataFileError(
+            if opened.kind not in allowed:  # a notice: the summary says these rules were not evaluated
+                raise NotDataError(
                     f"{path}: {opened.kind} data are not read in stream mode ({opened.kind} rules aggregate over"
                     " households of every partition: run without --stream)"
                 )
         except DataFileError as exc:
             if named:
                 raise
-            sink.one("skipped-file", f"skipped: {exc}", i)
+            if isinstance(exc, NotDataError):
+                sink.one("skipped-file", f"skipped: {exc}", i)
+            else:  # a data file whose rows are lost (undecodable, a workbook): an error, not a notice
+                sink.one("unread-file", f"not read: {exc}", i)
             files.append(None)
             continue
         files.append(opened)

@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tuopin_rules.errors import DataFileError
+from tuopin_rules.errors import DataFileError, NotDataError
 from tuopin_rules.intake.headers import FIRST_ROW, SCAN_ROWS, Header, HeaderMatch, find_header
 
 __all__ = ["DATA_SUFFIXES", "RawRow", "RawTable", "read_raw", "read_tables"]
@@ -150,7 +150,7 @@ def find_csv_header(
         if len(top) >= SCAN_ROWS and (header_row is None or line >= header_row):
             break
     if not top:
-        raise DataFileError(f"{path}: the file is empty")
+        raise NotDataError(f"{path}: the file is empty")
     at = None
     if header_row is not None:
         at = next((i for i, (line, _, _) in enumerate(top) if line == header_row), None)

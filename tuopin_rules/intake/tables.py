@@ -28,7 +28,7 @@ from tuopin_rules.entities.records import (
     with_nested_children,
 )
 from tuopin_rules.entities.schema import ENTITY_KINDS, FieldDef, Schema
-from tuopin_rules.errors import DataFileError, DataIssue, did_you_mean
+from tuopin_rules.errors import DataFileError, DataIssue, NotDataError, did_you_mean
 from tuopin_rules.intake.files import DATA_SUFFIXES, RawTable, read_tables
 from tuopin_rules.intake.headers import HeaderMatch
 from tuopin_rules.intake.values import StoredNumber
@@ -94,7 +94,7 @@ def detect_entity(schema: Schema, headers: Iterable[str], file: str = "<data>") 
         depth = {k: _depth(schema, k) for k in matched}
         return max(matched, key=lambda k: (matched[k], depth[k], -kinds.index(k)))
     ids = "; ".join(f"{k}: {schema.entities[k].fields[schema.entities[k].id_field].label.zh}" for k in kinds)
-    raise DataFileError(f"{file}: no identifier column found ({ids}); or name the kind as KIND=PATH")
+    raise NotDataError(f"{file}: no identifier column found ({ids}); or name the kind as KIND=PATH")
 
 
 def _depth(schema: Schema, kind: str) -> int:
@@ -349,21 +349,23 @@ def read_file(
     tables = read_tables(path, header_match(schema), header_row=header_row, sheet=sheet)
     out = []
     skipped: list[DataIssue] = []
+    all_not_data = True
     for table in tables:
         if table.sheet is None:
             out.append(read_table(schema, table, path, entity))
             continue
         try:
-            if table.skipped is not None:
-                raise DataFileError(f"{path}:{table.sheet}: {table.skipped}")
+            if table.skipped is not None:  # an empty or hidden sheet
+                raise NotDataError(f"{path}:{table.sheet}: {table.skipped}")
             out.append(read_table(schema, table, path, entity))
         except DataFileError as exc:
             if sheet is not None:
                 raise
+            all_not_data = all_not_data and isinstance(exc, NotDataError)
             skipped.append(replace(_issue("skipped-sheet", f"skipped: {exc}", str(path)), sheet=table.sheet))
     if not out:
         why = "; ".join(i.message.removeprefix("skipped: ") for i in skipped)
-        raise DataFileError(f"{path}: no sheet holds data of any entity ({why})")
+        raise (NotDataError if all_not_data else DataFileError)(f"{path}: no sheet holds data of any entity ({why})")
     return out, skipped
 
 
@@ -479,7 +481,10 @@ def read_dataset(
         except DataFileError as exc:
             if named:
                 raise
-            issues.append(_issue("skipped-file", f"skipped: {exc}", str(path)))
+            if isinstance(exc, NotDataError):
+                issues.append(_issue("skipped-file", f"skipped: {exc}", str(path)))
+            else:  # a data file whose rows are lost: an error, not a notice
+                issues.append(_issue("unread-file", f"not read: {exc}", str(path)))
             continue
         issues.extend(skipped)
         for kind, records, file_issues, account in read:
