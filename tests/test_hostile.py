@@ -511,3 +511,32 @@ def test_an_unreadable_data_file_in_a_folder_is_an_error_not_a_notice(tmp_path: 
     folder.joinpath("late.csv").unlink()
     code, out, _ = run("check", "-s", "cn-national", "--as-of", "2020", "--strict", str(folder))
     assert code == 0, out  # a notes file alone loses no record
+
+
+def test_sigterm_cleans_up_like_ctrl_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scheduler's SIGTERM left verdicts.jsonl.partial (and stream partition folders) behind."""
+    import os
+    import signal
+
+    import tuopin_rules.cli as cli
+
+    def killed(*args: object, **kwargs: object) -> object:
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM did not stop the run")
+
+    monkeypatch.setattr(cli, "explained_chunks", killed)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        out = tmp_path / "v.jsonl"
+        code, _, _ = run("check", "-s", "cn-national", "--as-of", "2020", str(DEMO), "--out", str(out))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_options_of_the_other_mode_are_refused() -> None:
+    code, out, err = run("check", "-s", "cn-national", "--as-of", "2020", str(DEMO), "--memory-budget", "100")
+    assert code == 2 and "--memory-budget applies to --stream only" in out + err
+    code, out, err = run("check", "--stream", "-s", "cn-national", "--as-of", "2020", str(DEMO), "--jobs", "2")
+    assert code == 2 and "--jobs applies to explaining verdicts" in out + err

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import sys
+import threading
 import unicodedata
 from pathlib import Path
 from typing import Any, NoReturn
@@ -112,8 +114,16 @@ def _as_of(value: str) -> str:
 )
 def main(standards_path: tuple[str, ...]) -> None:
     """tuopin — verify poverty exits (脱贫退出) against standards and explain every verdict."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     for path in standards_path:
         add_standards_path(path)
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> NoReturn:
+    """SIGTERM (a scheduler, ``timeout``) exits like Ctrl-C does: cleanup runs, so no ``.partial``
+    output or stream-mode partition folder is left behind."""
+    raise SystemExit(128 + signum)
 
 
 @main.command()
@@ -185,6 +195,11 @@ def check(
     Prints a summary (outcomes per entity, most-failed rules, data issues, and an accounting line
     per file: rows read = records evaluated + rows rejected).
     """
+    source = click.get_current_context().get_parameter_source
+    if not stream and source("memory_budget") is click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--memory-budget applies to --stream only")
+    if stream and jobs != 1:
+        raise click.UsageError("--jobs applies to explaining verdicts for --out; --stream does not explain them")
     day = _as_of(as_of)
     standard = _load(standard_name)
     if stream:
