@@ -391,3 +391,34 @@ def test_stream_without_polars_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
     result = CliRunner().invoke(main, ["check", "--stream", "-s", "cn-national", "--as-of", "2020", str(DEMO)])
     assert result.exit_code == 2 and "--stream needs polars and pyarrow" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_parquet_list_struct_and_duration_columns_read_as_the_record_reader_reads_them(tmp_path: Path) -> None:
+    """A List or Duration column, even one no rule reads, crashed stream mode (cannot cast List to String)."""
+    standard = load_standard("cn-national")
+    pl.DataFrame(
+        {
+            "户编号": ["0012", "0013"],
+            "脱贫状态": ["已脱贫", "已脱贫"],
+            "人均纯收入": [["5000"], None],  # a list where a number belongs: unreadable, as in memory
+            "标签": [{"a": 1}, {"a": 2}],
+            "用时": [dt.timedelta(days=1), None],
+        }
+    ).write_parquet(tmp_path / "hh.parquet")
+    out = tmp_path / "rows.jsonl"
+    got = evaluate_stream(standard, [str(tmp_path / "hh.parquet")], 2020, str(out))
+    memory = read_dataset(standard.schema, [str(tmp_path / "hh.parquet")])
+    assert [(i.code, i.raw) for i in got.issues if i.code == "bad-value"] == [("bad-value", "['5000']")]
+    assert [(i.code, i.raw) for i in memory.issues if i.code == "bad-value"] == [("bad-value", "['5000']")]
+    same_verdicts(standard, [str(tmp_path / "hh.parquet")], out, ["household"])
+
+
+def test_a_field_whose_every_cell_is_unreadable_is_unreadable_not_missing(tmp_path: Path) -> None:
+    """With no readable income at all, stream mode said missing:… where the record reader says unreadable:…."""
+    standard = load_standard("cn-national")
+    (tmp_path / "hh.csv").write_text("户编号,脱贫状态,人均纯收入\n0012,已脱贫,三千\n0013,已脱贫,\n", encoding="utf-8")
+    out = tmp_path / "rows.jsonl"
+    evaluate_stream(standard, [str(tmp_path / "hh.csv")], 2020, str(out))
+    same_verdicts(standard, [str(tmp_path / "hh.csv")], out, ["household"])
+    reasons = dict(frame_of(out, "household").select("id", "household.income:reason").iter_rows())
+    assert reasons == {"0012": "unreadable:per_capita_net_income", "0013": "missing:per_capita_net_income"}

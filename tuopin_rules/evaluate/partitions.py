@@ -218,7 +218,9 @@ class PartitionEvaluator:
     def table(self, kind: str, frame: pl.DataFrame, has: dict[str, pl.Series]) -> EntityTable:
         """The vector engine's table of one kind of a partition."""
         ent = self.schema.entities[kind]
-        present = [f for f in ent.fields if f in self.parts.present.get(kind, set()) and f in frame.columns]
+        # a field is in the table if some cell has a value or some cell was unreadable (as in memory)
+        have = self.parts.present.get(kind, set()) | self.parts.bad.get(kind, set())
+        present = [f for f in ent.fields if f in have and f in frame.columns]
         bad = [f for f in present if f in self.parts.bad.get(kind, set())]
         parent = pl.col("__parent") if "__parent" in frame.columns else pl.lit(None, dtype=pl.Int64)
         flags = [(has[c] if c in has else filled(False, frame.height)).alias(f"__has_{c}") for c in ent.children]

@@ -35,6 +35,7 @@ import polars as pl
 from tuopin_rules.entities.schema import Schema
 from tuopin_rules.errors import DataFileError
 from tuopin_rules.intake.files import CSV_SUFFIXES, EXCEL_SUFFIXES, JSON_SUFFIXES, PARQUET_SUFFIXES
+from tuopin_rules.intake.parquet import stored_cell
 from tuopin_rules.intake.tables import _not_a_record, detect_entity
 
 __all__ = ["ColumnarFile", "RawChunk", "open_columnar"]
@@ -246,12 +247,29 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> tuple[list[str], Callable[[]
         for batch in pf.iter_batches(batch_size=max(1, chunk_rows)):
             frame = pl.from_arrow(batch)
             assert isinstance(frame, pl.DataFrame)
-            frame = frame.rename({c: f"c{i}" for i, c in enumerate(frame.columns)})
+            frame = _as_cells(frame).rename({c: f"c{i}" for i, c in enumerate(frame.columns)})
             rows = pl.int_range(n + 1, n + 1 + frame.height, eager=True)
             n += frame.height
             yield RawChunk(frame, rows, done=size * n // total)
 
     return headers, chunks
+
+
+#: column types the cell conversion reads as they are; any other (lists, structs, durations,
+#: binary...) is turned into the text the record reader sees (``str`` of the Parquet cell)
+_PLAIN = (pl.String, pl.Boolean, pl.Date, pl.Datetime, pl.Decimal, pl.Null, pl.Categorical, pl.Enum)
+
+
+def _as_cells(frame: pl.DataFrame) -> pl.DataFrame:
+    odd = [c for c, t in frame.schema.items() if not (t.is_numeric() or isinstance(t, _PLAIN) or t in _PLAIN)]
+    if not odd:
+        return frame
+    return frame.with_columns(pl.col(c).map_elements(_cell_text, return_dtype=pl.String, skip_nulls=True) for c in odd)
+
+
+def _cell_text(value: Any) -> str:
+    """A list, struct, duration or binary Parquet cell as the record reader's text of it."""
+    return str(stored_cell(value.to_list() if isinstance(value, pl.Series) else value))
 
 
 def open_columnar(
