@@ -146,3 +146,30 @@ def test_a_case_may_give_the_parent_chain_and_other_rows(tmp_path: Path) -> None
     assert result.cases[3].failures == ["evaluation error: a county has no parent record; remove parent:"]
     assert result.coverage.passes["member.id_number_unique"] == 1
     assert result.coverage.fails["member.id_number_unique"] == 1
+
+
+def test_a_misspelt_key_in_a_case_record_is_a_failure_not_a_blank(tmp_path: Path) -> None:
+    """证件号 for 证件号码 was ignored: the field was blank and unique() passed without comparing."""
+    path = tmp_path / "typo.cases.yaml"
+    path.write_text(
+        """\
+standard: cn-national
+as_of: 2020
+cases:
+  - name: 成员证件号码写错键名
+    entity: household
+    record: {户编号: "1", 脱贫状态: 已脱贫, members: [{人编号: "01", 证件号: "11010519491231002X"}]}
+    expect: {outcome: PASS}
+  - name: 上级写错键名
+    entity: member
+    record: {人编号: "01"}
+    parent: {户编号: "1", 脱贫状太: 已脱贫}
+    expect: {}
+""",
+        encoding="utf-8",
+    )
+    result = run_case_file(path)
+    assert result.cases[0].failures == [
+        "evaluation error: record.members[0]: no member field is called '证件号' (did you mean '证件号码'?)"
+    ]
+    assert result.cases[1].failures[0].startswith("evaluation error: parent (household): no household field is called")

@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict
 from tuopin_rules.compile import Standard, load_standard_file
 from tuopin_rules.entities.records import Record, index_tables, record_from_mapping
 from tuopin_rules.entities.schema import Schema
-from tuopin_rules.errors import DataIssue, Diagnostic, EvaluationError, StandardError, TuopinError
+from tuopin_rules.errors import DataIssue, Diagnostic, EvaluationError, StandardError, TuopinError, did_you_mean
 from tuopin_rules.evaluate.engine import Engine
 from tuopin_rules.source import SourceDoc, load_yaml_file
 from tuopin_rules.spec import validate
@@ -208,9 +208,11 @@ def _build(schema: Schema, case: Case) -> tuple[Record, list[DataIssue]]:
     if case.entity not in schema.entities:
         raise EvaluationError(f"unknown entity {case.entity!r}; use one of {', '.join(schema.entities)}")
     record, issues = record_from_mapping(schema, case.entity, case.record)
+    _known_columns(schema, record, "record")
     table = [record]
     for i, other in enumerate(case.others):
         rec, _ = record_from_mapping(schema, case.entity, other, file="<others>", row=i + 1)
+        _known_columns(schema, rec, f"others[{i}]")
         table.append(rec)
     tables: dict[str, list[Record]] = {}
     for rec in table:
@@ -223,6 +225,7 @@ def _build(schema: Schema, case: Case) -> tuple[Record, list[DataIssue]]:
             raise EvaluationError(f"a {kind} has no parent record; remove parent:")
         fields = {k: v for k, v in mapping.items() if k != "parent"}
         up, _ = record_from_mapping(schema, ent.parent, fields, file="<parent>")
+        _known_columns(schema, up, f"parent ({ent.parent})")
         collection = next(c for c, child in schema.entities[ent.parent].children.items() if child == kind)
         up.children.setdefault(collection, []).extend(kids)
         for kid in kids:
@@ -232,6 +235,25 @@ def _build(schema: Schema, case: Case) -> tuple[Record, list[DataIssue]]:
             raise EvaluationError(f"parent: of the {ent.parent} must be a mapping of its fields")
         kind, mapping, kids = ent.parent, parent, [up]
     return record, issues
+
+
+def _known_columns(schema: Schema, rec: Record, where: str) -> None:
+    """A key of a case's record that names no field is a mistake (it would silently be blank).
+
+    Raises:
+        EvaluationError: naming the keys, with a did-you-mean.
+    """
+    for collection, kids in rec.children.items():
+        for i, kid in enumerate(kids):
+            _known_columns(schema, kid, f"{where}.{collection}[{i}]")
+    if not rec.unknown_columns:
+        return
+    spellings = schema.entities[rec.entity].spellings()
+    named = []
+    for key in rec.unknown_columns:
+        hint = did_you_mean(str(key), spellings)
+        named.append(f"{key!r}" + (f" ({hint})" if hint else ""))
+    raise EvaluationError(f"{where}: no {rec.entity} field is called {', '.join(named)}")
 
 
 def _collect(rec: Record, tables: dict[str, list[Record]]) -> None:
