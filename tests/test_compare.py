@@ -51,3 +51,10 @@ def test_as_of_that_would_be_ignored_is_refused() -> None:
     code, out = run("diff", "cn-national@2019", "cn-national@2020", str(DEMO), "--as-of", "2018")
     assert code == 2
     assert "--as-of 2018 would be ignored" in out
+
+
+def test_villages_that_share_a_name_are_told_apart_by_code() -> None:
+    from tuopin_rules.compare import _village_labels
+
+    villages = [("410522101201", "新村"), ("410522101202", "新村"), ("410522101203", "前庄村"), (None, None)]
+    assert _village_labels(villages) == ["新村（410522101201）", "新村（410522101202）", "前庄村", None]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tuopin_rules.compile import Standard
@@ -114,16 +114,34 @@ class VerdictDiff:
         }
 
 
-def _village_of(kind: str, record: Any) -> str | None:
+def _village_of(kind: str, record: Any) -> tuple[str | None, str | None]:
+    """``(village code, village name)`` of a household (its village record, else its own columns)
+    or of a village itself."""
     if kind == "village":
-        return str(record.values.get("village_name") or record.id)
+        return record.id, record.values.get("village_name")
     parent = record.parent
     while parent is not None and parent.entity != "village":
         parent = parent.parent
     if parent is not None:
-        return str(parent.values.get("village_name") or parent.id)
-    name = record.values.get("village_name")
-    return str(name) if name is not None else None
+        return parent.id, parent.values.get("village_name")
+    return record.values.get("village_id"), record.values.get("village_name")
+
+
+def _village_labels(villages: list[tuple[str | None, str | None]]) -> list[str | None]:
+    """Village names, with the code added where two villages share a name (新村（410522103202）)."""
+    codes: dict[str, set[str | None]] = {}
+    for code, name in villages:
+        if name is not None:
+            codes.setdefault(str(name), set()).add(code)
+    out: list[str | None] = []
+    for code, name in villages:
+        if name is None:
+            out.append(str(code) if code is not None else None)
+        elif len(codes[str(name)]) > 1 and code is not None:
+            out.append(f"{name}（{code}）")
+        else:
+            out.append(str(name))
+    return out
 
 
 def _verdicts(side: Side, kinds: tuple[str, ...]) -> dict[tuple[str, str | None], tuple[Verdict, Any]]:
@@ -143,6 +161,7 @@ def compare(old: Side, new: Side, kinds: tuple[str, ...] = ("household", "villag
     """
     old_v, new_v = _verdicts(old, kinds), _verdicts(new, kinds)
     diff = VerdictDiff(old, new)
+    villages: list[tuple[str | None, str | None]] = []
     for key, (nv, record) in new_v.items():
         diff.evaluated[key[0]] += 1
         if key not in old_v:
@@ -167,8 +186,10 @@ def compare(old: Side, new: Side, kinds: tuple[str, ...] = ("household", "villag
             for rid in changed
             if rid in severity and rid in severity_after and severity[rid] != severity_after[rid]
         }
-        flip = Flip(key[0], key[1], _village_of(key[0], record), ov.outcome, nv.outcome, changed, moved)
+        flip = Flip(key[0], key[1], None, ov.outcome, nv.outcome, changed, moved)
         diff.flips.append(flip)
+        villages.append(_village_of(key[0], record))
+    diff.flips = [replace(f, village=v) for f, v in zip(diff.flips, _village_labels(villages), strict=True)]
     diff.only_old = [k for k in old_v if k not in new_v]
     return diff
 

@@ -276,7 +276,7 @@ def render_diff(diff: VerdictDiff, lang: str, *, limit: int = 50) -> str:
         out.append(_t(lang, "变化的记录：", "records that flip:"))
         for f in diff.flips[:limit]:
             rules = "; ".join(
-                f"{rid} {_word(a.value if a else '-', lang)}→{_word(b.value if b else '-', lang)}"
+                f"{rid} {_word(a.value if a else '-', lang)} → {_word(b.value if b else '-', lang)}"
                 for rid, (a, b) in f.rules.items()
             )
             where = f"（{f.village}）" if f.village and lang == "zh" else (f" ({f.village})" if f.village else "")
