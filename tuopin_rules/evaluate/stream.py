@@ -295,6 +295,7 @@ def _open(
         raise DataFileError("no data files given (CSV, JSON Lines or Parquet; a folder means its data files)")
     sink = sink_of([str(p) for _, p, _ in targets])
     files: list[ColumnarFile | None] = []
+    skipped: list[str] = []  # why each file in a folder was not read (named in the error below)
     for i, (kind, path, named) in enumerate(targets):
         try:
             opened = open_columnar(schema, path, kind, header_row=header_row, chunk_rows=chunk_rows)
@@ -310,13 +311,15 @@ def _open(
                 sink.one("skipped-file", f"skipped: {exc}", i)
             else:  # a data file whose rows are lost (undecodable, a workbook): an error, not a notice
                 sink.one("unread-file", f"not read: {exc}", i)
+            skipped.append(str(exc))
             files.append(None)
             continue
         files.append(opened)
     if not any(f is not None and f.kind == "household" for f in files):
+        why = f"; files not read: {'; '.join(skipped)}" if skipped else ""
         raise DataFileError(
             "stream mode needs the household data (member rows alone are grouped into households only when"
-            " read whole: run without --stream)"
+            f" read whole: run without --stream){why}"
         )
     return files, sink
 
