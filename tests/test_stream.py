@@ -422,3 +422,42 @@ def test_a_field_whose_every_cell_is_unreadable_is_unreadable_not_missing(tmp_pa
     same_verdicts(standard, [str(tmp_path / "hh.csv")], out, ["household"])
     reasons = dict(frame_of(out, "household").select("id", "household.income:reason").iter_rows())
     assert reasons == {"0012": "unreadable:per_capita_net_income", "0013": "missing:per_capita_net_income"}
+
+
+def _explained(standard: Standard, dataset: Any, kind: str, ident: str) -> str:
+    record = dataset.find(kind, ident)
+    assert record is not None, (kind, ident)
+    issues = [i for i in dataset.issues if i.entity == kind and i.entity_id == ident]
+    return Engine(standard).evaluate_record(record, 2020, issues).to_json()
+
+
+@pytest.mark.parametrize("folder", ["demo", "messy"])
+def test_picking_one_record_explains_it_as_a_whole_read_does(folder: str, messy: Path) -> None:
+    """explain --stream scans for a household or village and what it needs: same verdict, same issues."""
+    from tuopin_rules.intake.pick import pick_dataset
+
+    standard = load_standard("cn-national")
+    data = [str(DEMO if folder == "demo" else messy)]
+    whole = read_dataset(standard.schema, data)
+    households = [r.id for r in whole.tables["household"] if r.id][:: 1 if folder == "messy" else 15]
+    villages = [r.id for r in whole.tables.get("village", []) if r.id]
+    for kind, ids in (("household", households), ("village", villages)):
+        for ident in ids:
+            picked = pick_dataset(standard.schema, data, kind, ident)
+            assert _explained(standard, picked, kind, ident) == _explained(standard, whole, kind, ident), ident
+
+
+def test_explain_stream_cli() -> None:
+    args = ["explain", "-s", "cn-national", "--as-of", "2020", str(DEMO), "--id", "410522103202"]
+    whole = CliRunner().invoke(main, args)
+    streamed = CliRunner().invoke(main, [*args, "--stream"])
+    assert streamed.exit_code == 0 and streamed.output == whole.output
+    missing = CliRunner().invoke(main, [*args[:-1], "0000", "--stream"])
+    assert missing.exit_code == 2 and "no record with id '0000'" in missing.output
+
+
+def test_explain_stream_refuses_unique() -> None:
+    fixture = Path(__file__).parent / "fixtures" / "monitoring"
+    args = ["explain", "--stream", "-s", str(fixture / "dq-monitoring.yaml"), "--as-of", "2020", str(fixture)]
+    result = CliRunner().invoke(main, [*args, "--id", "x"])
+    assert result.exit_code == 2 and "unique() compares each record with all others" in result.output

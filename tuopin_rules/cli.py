@@ -310,6 +310,11 @@ def check(
     help="The entity kind of --id (default: the first kind that has it).",
 )
 @click.option("--failed-only", is_flag=True, help="Show only the rules that failed or are unknown.")
+@click.option(
+    "--stream",
+    is_flag=True,
+    help="Data too large to read whole: scan the files for the household or village and what it needs.",
+)
 @header_row_option
 @sheet_option
 @lang_option
@@ -321,6 +326,7 @@ def explain(
     ident: str,
     entity: str | None,
     failed_only: bool,
+    stream: bool,
     header_row: int | None,
     sheet: str | None,
     lang: str,
@@ -329,7 +335,10 @@ def explain(
     """Print one entity's verdict in full: each rule's reason, evidence, gap, remedy and source."""
     day = _as_of(as_of)
     standard = _load(standard_name)
-    dataset = _dataset(standard, data, header_row, sheet)
+    if stream:
+        dataset = _picked(standard, data, entity, ident, header_row, sheet)
+    else:
+        dataset = _dataset(standard, data, header_row, sheet)
     kinds = (
         [entity]
         if entity
@@ -358,6 +367,35 @@ def explain(
     click.echo(render_verdict(verdict, lang, only=only))
     for issue in issues:
         click.echo("  " + issue.render())
+
+
+def _picked(
+    standard: Standard, data: tuple[str, ...], entity: str | None, ident: str, header_row: int | None, sheet: str | None
+) -> Dataset:
+    """``explain --stream``: the household (else the village) ``ident`` and what it needs, scanned for."""
+    if not (have_polars() and importlib.util.find_spec("pyarrow") is not None):
+        _fail('--stream needs polars and pyarrow: pip install "tuopin-rules[batch]" (or pip install ".[batch]")')
+    if sheet is not None:
+        _fail("--sheet: workbooks are not read with --stream (save the sheet as CSV)")
+    from tuopin_rules.expr import ast
+    from tuopin_rules.intake.pick import pick_dataset
+
+    trees = [t for r in standard.rules for t in (r.applies_when, r.require) if t is not None]
+    if any(
+        isinstance(n, ast.FuncCall) and n.name == "unique"
+        for t in [*trees, *standard.derived.values()]
+        for n in ast.walk(t)
+    ):
+        _fail("--stream: this standard's unique() compares each record with all others; run explain without --stream")
+    key = unicodedata.normalize("NFKC", ident).strip()
+    try:
+        for kind in [entity] if entity else ["household", "village"]:
+            dataset = pick_dataset(standard.schema, data, kind, key, header_row=header_row)
+            if dataset.find(kind, key) is not None:
+                return dataset
+    except DataFileError as exc:
+        _fail(str(exc))
+    return dataset
 
 
 @main.command()

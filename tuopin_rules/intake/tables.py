@@ -465,16 +465,12 @@ def read_dataset(
     Raises:
         DataFileError: a named file cannot be read, or no data files were given.
     """
-    tables: dict[str, list[Record]] = {}
-    issues: list[DataIssue] = []
-    accounts: list[FileAccount] = []
     targets = expand_paths(paths, schema.kinds())
     if not targets:
         raise DataFileError(
             "no data files given (CSV, Excel, JSON, JSON Lines or Parquet; a folder means its data files)"
         )
-    first_seen: dict[tuple[str, str], str] = {}
-    workbooks: dict[str, tuple[Path, RawTable]] = {}
+    reads: list[FileRead] = []
     for entity, path, named in targets:
         try:
             read, skipped = read_file(schema, path, entity, header_row=header_row, sheet=sheet)
@@ -482,11 +478,32 @@ def read_dataset(
             if named:
                 raise
             if isinstance(exc, NotDataError):
-                issues.append(_issue("skipped-file", f"skipped: {exc}", str(path)))
+                reads.append((path, [], [_issue("skipped-file", f"skipped: {exc}", str(path))]))
             else:  # a data file whose rows are lost: an error, not a notice
-                issues.append(_issue("unread-file", f"not read: {exc}", str(path)))
+                reads.append((path, [], [_issue("unread-file", f"not read: {exc}", str(path))]))
             continue
-        issues.extend(skipped)
+        reads.append((path, read, skipped))
+    return assemble(schema, reads)
+
+
+#: one file's tables as read (kind, records, issues, account), with the file's own issues first
+FileRead = tuple[Path, list[tuple[str, list[Record], list[DataIssue], FileAccount]], list[DataIssue]]
+
+
+def assemble(schema: Schema, reads: Iterable[FileRead]) -> Dataset:
+    """Files read into a linked data set: identifiers repeated across files rejected (the first
+    wins, in file order), children linked to parents, orphan members rejected, parents whose child
+    rows were rejected marked incomplete, nested children made records of their kind, tables indexed.
+
+    Every rejection is counted in its file's account and reported as a data issue.
+    """
+    tables: dict[str, list[Record]] = {}
+    issues: list[DataIssue] = []
+    accounts: list[FileAccount] = []
+    first_seen: dict[tuple[str, str], str] = {}
+    workbooks: dict[str, tuple[Path, RawTable]] = {}
+    for path, read, own in reads:
+        issues.extend(own)
         for kind, records, file_issues, account in read:
             if account.sheet is not None:
                 workbooks[account.file] = (path, RawTable([], iter(()), None, sheet=account.sheet))
