@@ -179,3 +179,19 @@ def test_numbers_that_would_round_alike_are_shown_exactly(engine: Engine, income
     assert r.gap.text.zh.endswith(gap) if gap else r.gap is None, r.gap
     plain = engine.evaluate("household", {"户编号": "1", "脱贫状态": "已脱贫", "人均纯收入": "5000.123456"}, 2020)
     assert plain.results[0].reason.zh.startswith("人均纯收入 5,000.12 元")  # far apart: rounded as before
+
+
+def test_a_derived_value_that_cannot_be_computed_names_what_it_came_from(engine: Engine) -> None:
+    """A member born after as_of read as "缺少…年龄" although the ID number was there."""
+    household = {
+        "户编号": "1",
+        "脱贫状态": "已脱贫",
+        "members": [{"人编号": "01", "证件号码": "41052220191213374X"}],
+    }
+    v = engine.evaluate("household", household, "2019-06-30")
+    education = next(r for r in v.results if r.rule_id == "household.education")
+    assert education.outcome is Outcome.UNKNOWN
+    assert "家庭成员 01 的年龄（由证件号码 41052220191213374X 算不出）" in education.reason.zh
+    assert "age (cannot be computed from citizen ID number 41052220191213374X)" in education.reason.en
+    later = engine.evaluate("household", household, 2020)  # a one-year-old: not of school age
+    assert next(r for r in later.results if r.rule_id == "household.education").outcome is Outcome.PASS

@@ -117,12 +117,14 @@ class Explainer(EvidenceWords):
             field = child.fields.get(name)
             flabel = field.label.get(lang) if field else rest
             kid = next((k for k in record.children.get(coll) or [] if k.id == ident), None)
-            flabel += self._unreadable(kid, name, lang)
+            flabel += self._unreadable(kid, name, lang) or self._uncomputed(kid, name, lang)
             clabel = child.label.get(lang)
             return f"{clabel} {ident} 的{flabel}" if lang == "zh" else f"{flabel} of {clabel} {ident}"
         field = ent.fields.get(path)
         if field is not None:
-            return field.label.get(lang) + self._unreadable(record, path, lang)
+            return field.label.get(lang) + (
+                self._unreadable(record, path, lang) or self._uncomputed(record, path, lang)
+            )
         relations = {*self.standard.schema.entities, "head"}
         if "[" not in path and all(part in relations for part in path.split(".")):
             if path.split(".")[-1] == "head":  # none, or more than one, member marked 户主
@@ -155,6 +157,20 @@ class Explainer(EvidenceWords):
         if issue is None:
             return ""
         return f"（{issue.raw!r} 无法读取）" if lang == "zh" else f" ({issue.raw!r} unreadable)"
+
+    def _uncomputed(self, record: Record | None, name: str, lang: str) -> str:
+        """For a derived field left unknown although every field it is computed from has a value
+        (an age from an ID number whose birth date is after ``as_of``): which values it came from."""
+        tree = self.standard.derived.get((record.entity, name)) if record is not None else None
+        if record is None or tree is None:
+            return ""
+        leaves = [n for n in ast.walk(tree) if isinstance(n, ast.FieldRef)]
+        if not leaves or any(record.values.get(n.name) is None for n in leaves):
+            return ""
+        shown = ("、" if lang == "zh" else ", ").join(
+            f"{self.label(n, Trace(record), lang)} {self.show(n, record.values[n.name], lang)}" for n in leaves
+        )
+        return f"（由{shown} 算不出）" if lang == "zh" else f" (cannot be computed from {shown})"
 
     def fill(self, rule: Rule, template: str, trace: Trace, lang: str, as_of: dt.date, gap: Gap | None) -> str:
         """Fill ``{name}`` placeholders of a reason template from the trace.
