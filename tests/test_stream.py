@@ -453,7 +453,7 @@ def test_explain_stream_cli() -> None:
     streamed = CliRunner().invoke(main, [*args, "--stream"])
     assert streamed.exit_code == 0 and streamed.output == whole.output
     missing = CliRunner().invoke(main, [*args[:-1], "0000", "--stream"])
-    assert missing.exit_code == 2 and "no record with id '0000'" in missing.output
+    assert missing.exit_code == 2 and "no household or village with id '0000'" in missing.output
 
 
 def test_explain_stream_refuses_unique() -> None:
@@ -461,3 +461,68 @@ def test_explain_stream_refuses_unique() -> None:
     args = ["explain", "--stream", "-s", str(fixture / "dq-monitoring.yaml"), "--as-of", "2020", str(fixture)]
     result = CliRunner().invoke(main, [*args, "--id", "x"])
     assert result.exit_code == 2 and "unique() compares each record with all others" in result.output
+
+
+VILLAGES = "县,乡(镇),行政村,村编号,区域,总户数,总人口数\n示范县,甲镇,前庄村,030303,中部,100,100\n"
+
+
+@pytest.mark.parametrize(
+    "households",
+    [
+        "乡(镇),行政村,村编号,户编号,家庭人口数,脱贫状态\n甲镇,前庄村,,0001,1,已脱贫\n甲镇,,030303,0002,5,未脱贫\n",
+        "乡(镇),行政村,户编号,家庭人口数,脱贫状态\n甲镇,030303,0001,1,已脱贫\n甲镇,前庄村,0002,5,未脱贫\n",
+        "乡(镇),村编号,户编号,家庭人口数,脱贫状态\n甲镇,前庄村,0001,1,已脱贫\n甲镇,030303,0002,5,未脱贫\n",
+        "乡(镇),行政村,户编号,家庭人口数,脱贫状态\n甲镇,前庄村,0001,1,已脱贫\n甲镇,前庄,0002,5,未脱贫\n",
+    ],
+    ids=["code-or-name", "code-in-name-column", "name-in-code-column", "unmatched-name"],
+)
+def test_picking_follows_every_way_a_household_names_its_village(tmp_path: Path, households: str) -> None:
+    """Households naming their village by code or name, in either column, or by a name that matches
+    nothing (it may belong here: UNKNOWN) — a village once PASSed in stream mode that FAILs read whole."""
+    from tuopin_rules.intake.pick import pick_dataset
+
+    (tmp_path / "villages.csv").write_text(VILLAGES, encoding="utf-8")
+    (tmp_path / "households.csv").write_text(households, encoding="utf-8")
+    standard = inline_standard(
+        """
+        rules:
+          - id: household.village_incidence
+            entity: household
+            title: {zh: 所在村贫困发生率低于2%}
+            require: village.poverty_incidence < 0.02
+            source: doc
+        """
+    )
+    whole = read_dataset(standard.schema, [str(tmp_path)])
+    for kind, ident in (("village", "030303"), ("household", "0001")):
+        picked = pick_dataset(standard.schema, [str(tmp_path)], kind, ident)
+        assert _explained(standard, picked, kind, ident) == _explained(standard, whole, kind, ident), (kind, ident)
+
+
+def test_picking_reads_float_ids_as_the_record_reader_does(tmp_path: Path) -> None:
+    from tuopin_rules.intake.pick import pick_dataset
+
+    standard = load_standard("cn-national")
+    pl.DataFrame({"户编号": [1.0, 2.0, None], "脱贫状态": ["已脱贫"] * 3, "人均纯收入": [5000, 3000, 1]}).write_parquet(
+        tmp_path / "hh.parquet"
+    )
+    picked = pick_dataset(standard.schema, [str(tmp_path)], "household", "2")
+    whole = read_dataset(standard.schema, [str(tmp_path)])
+    assert _explained(standard, picked, "household", "2") == _explained(standard, whole, "household", "2")
+
+
+def test_explain_stream_refuses_a_folder_it_cannot_read_whole(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copy(DEMO / "贫困户信息.csv", tmp_path)
+    (tmp_path / "more.json").write_text('[{"户编号": "9", "脱贫状态": "已脱贫"}]', encoding="utf-8")
+    args = ["explain", "--stream", "-s", "cn-national", "--as-of", "2020", str(tmp_path), "--id", "9"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "explain --stream must read every data file" in result.output
+
+
+def test_stream_check_of_a_kind_with_no_rules_in_force() -> None:
+    """check --stream --entity member under cn-national (no member rules) crashed on an empty count."""
+    args = ["check", "--stream", "--entity", "member", "-s", "cn-national", "--as-of", "2020", str(DEMO)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0 and "成员 1003: 不适用 1003" in result.output

@@ -388,14 +388,18 @@ def _picked(
     ):
         _fail("--stream: this standard's unique() compares each record with all others; run explain without --stream")
     key = unicodedata.normalize("NFKC", ident).strip()
+    kinds = [entity] if entity else ["household", "village"]
     try:
-        for kind in [entity] if entity else ["household", "village"]:
+        for kind in kinds:
             dataset = pick_dataset(standard.schema, data, kind, key, header_row=header_row)
             if dataset.find(kind, key) is not None:
                 return dataset
     except DataFileError as exc:
         _fail(str(exc))
-    return dataset
+    _fail(
+        f"no {' or '.join(kinds)} with id {key!r} in the data (explain --stream explains households and"
+        " villages; for another kind run without --stream)"
+    )
 
 
 @main.command()

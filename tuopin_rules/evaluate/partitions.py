@@ -297,6 +297,8 @@ class PartitionEvaluator:
         for value, n in res["outcome"].value_counts().iter_rows():
             self.outcomes[(kind, Outcome(value))] += n
         rules = self.standard.rules_for(kind, self.day)
+        if not rules:  # a kind with no rules in force (member rules of cn-national): outcomes only
+            return
         order = self.kinds.index(kind)
         stats = res.select(
             *[(pl.col(r.id) == o).sum().alias(f"{r.id}\0{o}") for r in rules for o in ("FAIL", "UNKNOWN")],
