@@ -17,90 +17,33 @@ from typing import Any, NoReturn
 
 import click
 
-from tuopin_rules import __version__, load_standard
-from tuopin_rules.analysis import absent_fields, analyse
-from tuopin_rules.compile import Standard, load_standard_file
-from tuopin_rules.errors import DataFileError, EvaluationError, StandardError, StandardNotFoundError, TuopinError
+from tuopin_rules import __version__
+from tuopin_rules.analysis import absent_fields
+from tuopin_rules.cli_common import (  # noqa: F401 - re-exported for the other cli modules
+    EXIT_ERROR,
+    EXIT_FAILURES,
+    EXIT_OK,
+    PROGRESS_MIN,
+    _as_of,
+    _dataset,
+    _fail,
+    _load,
+    as_of_option,
+    format_option,
+    header_row_option,
+    lang_option,
+    sheet_option,
+    standard_option,
+)
+from tuopin_rules.compile import Standard
+from tuopin_rules.errors import DataFileError, EvaluationError
 from tuopin_rules.evaluate.engine import Engine, coerce_as_of
 from tuopin_rules.evaluate.parallel import default_jobs, explained_chunks
 from tuopin_rules.evaluate.vector import fill_summary, have_polars, preferred_backend
-from tuopin_rules.expr.parser import to_text
-from tuopin_rules.intake.tables import Dataset, read_dataset
-from tuopin_rules.lint import check_variant
-from tuopin_rules.registry import ENV_VAR, add_standards_path, installed, installed_standards
+from tuopin_rules.intake.tables import Dataset
+from tuopin_rules.registry import ENV_VAR, add_standards_path
 from tuopin_rules.render.text import Summary, render_diff, render_summary, render_verdict, summary_payload
 from tuopin_rules.verdicts import Outcome
-
-EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
-PROGRESS_MIN = 2_000  # records: below this a run is too quick for a progress bar
-
-lang_option = click.option(
-    "--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language of reasons and messages."
-)
-format_option = click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
-)
-standard_option = click.option(
-    "--standard",
-    "-s",
-    "standard_name",
-    required=True,
-    metavar="NAME|PATH",
-    help="A bundled standard id (see `tuopin standards`) or a YAML file.",
-)
-header_row_option = click.option(
-    "--header-row",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Row (1-based; CSV: line) of the header in every data file, instead of searching for it below title rows.",
-)
-sheet_option = click.option(
-    "--sheet", default=None, help="Read only this sheet of each workbook (name or 1-based position)."
-)
-as_of_option = click.option(
-    "--as-of",
-    "as_of",
-    required=True,
-    metavar="YEAR|DATE",
-    help="Evaluation date: a year (2020 = 2020-12-31), month or date. Rules never read the clock.",
-)
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(EXIT_ERROR)
-
-
-def _load(name: str) -> Standard:
-    try:
-        standard = load_standard(name)
-        from tuopin_rules.render.text import ENTITY_LABELS
-
-        ENTITY_LABELS.update({k: (e.label.zh, e.label.get("en")) for k, e in standard.schema.entities.items()})
-        return standard
-    except StandardError as exc:
-        click.echo(exc.render(), err=True)
-        n = sum(1 for d in exc.diagnostics if d.severity == "error")
-        click.echo(f"error: the standard has {n} problem(s); nothing was evaluated", err=True)
-        sys.exit(EXIT_ERROR)
-    except StandardNotFoundError as exc:
-        _fail(str(exc))
-
-
-def _dataset(
-    standard: Standard, data: tuple[str, ...], header_row: int | None = None, sheet: str | None = None
-) -> Dataset:
-    try:
-        return read_dataset(standard.schema, data, header_row=header_row, sheet=sheet)
-    except DataFileError as exc:
-        _fail(str(exc))
-
-
-def _as_of(value: str) -> str:
-    try:
-        return coerce_as_of(value).isoformat()
-    except EvaluationError as exc:
-        raise click.BadParameter(str(exc), param_hint="--as-of") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,6 +61,12 @@ def main(standards_path: tuple[str, ...]) -> None:
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
     for path in standards_path:
         add_standards_path(path)
+
+
+def _need_stream_libraries() -> None:
+    """``--stream`` reads with pyarrow and evaluates with polars (the ``batch`` extra)."""
+    if not (have_polars() and importlib.util.find_spec("pyarrow") is not None):
+        _fail('--stream needs polars and pyarrow: pip install "tuopin-rules[batch]" (or pip install ".[batch]")')
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> NoReturn:
@@ -203,8 +152,7 @@ def check(
     day = _as_of(as_of)
     standard = _load(standard_name)
     if stream:
-        if not (have_polars() and importlib.util.find_spec("pyarrow") is not None):
-            _fail('--stream needs polars and pyarrow: pip install "tuopin-rules[batch]" (or pip install ".[batch]")')
+        _need_stream_libraries()
         from tuopin_rules.cli_stream import check_stream
 
         if sheet is not None:
@@ -373,8 +321,7 @@ def _picked(
     standard: Standard, data: tuple[str, ...], entity: str | None, ident: str, header_row: int | None, sheet: str | None
 ) -> Dataset:
     """``explain --stream``: the household (else the village) ``ident`` and what it needs, scanned for."""
-    if not (have_polars() and importlib.util.find_spec("pyarrow") is not None):
-        _fail('--stream needs polars and pyarrow: pip install "tuopin-rules[batch]" (or pip install ".[batch]")')
+    _need_stream_libraries()
     if sheet is not None:
         _fail("--sheet: workbooks are not read with --stream (save the sheet as CSV)")
     from tuopin_rules.expr import ast
@@ -400,45 +347,6 @@ def _picked(
         f"no {' or '.join(kinds)} with id {key!r} in the data (explain --stream explains households and"
         " villages; for another kind run without --stream)"
     )
-
-
-@main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="PATH...")
-@format_option
-def lint(paths: tuple[str, ...], fmt: str) -> None:
-    """Check standards (YAML files or folders) and report every problem as file:line:col."""
-    files: list[Path] = []
-    for p in paths:
-        path = Path(p)
-        if not path.exists() and p in installed_standards():
-            path = installed_standards()[p]
-        if path.is_dir():
-            files.extend(sorted(f for f in path.glob("*.yaml") if not f.name.endswith(".cases.yaml")))
-        else:
-            files.append(path)
-    if not files:
-        _fail("no standard files found in " + ", ".join(paths))
-    errors = 0
-    report: list[dict[str, Any]] = []
-    for f in files:
-        try:
-            standard = load_standard_file(str(f))
-            diags = [*standard.warnings, *check_variant(standard), *analyse(standard)]
-            warned = sum(1 for d in diags if d.severity == "warning")
-            summary = f"{f}: ok ({len(standard.rules)} rules" + (f", {warned} warning(s))" if warned else ")")
-        except StandardError as exc:
-            diags = exc.diagnostics
-            summary = f"{f}: {sum(1 for d in diags if d.severity == 'error')} error(s)"
-        errors += sum(1 for d in diags if d.severity == "error")
-        if fmt == "json":
-            report.extend(d.to_dict() for d in diags)
-        else:
-            for d in diags:
-                click.echo(d.render() + "\n")
-            click.echo(summary)
-    if fmt == "json":
-        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
-    sys.exit(EXIT_ERROR if errors else EXIT_OK)
 
 
 @main.command(name="diff")
@@ -508,160 +416,10 @@ def diff_cmd(
     click.echo(render_diff(result, lang, limit=limit))
 
 
-@main.command(name="test")
-@click.argument("paths", nargs=-1, type=click.Path(), metavar="[PATH...]")
-@click.option("--verbose", "-v", is_flag=True, help="List every case, not only the failing ones.")
-@format_option
-def test_cases(paths: tuple[str, ...], verbose: bool, fmt: str) -> None:
-    """Run the *.cases.yaml test cases of standards (default: the bundled ones) and check rule coverage.
+from tuopin_rules.cli_authoring import AUTHORING  # noqa: E402 - the commands register on the group above
 
-    Every rule needs at least one case expecting PASS and one expecting FAIL. Exits 1 when a case
-    fails or coverage is incomplete, 2 when a file cannot be loaded.
-    """
-    from tuopin_rules.cases import find_case_files, run_case_file
-    from tuopin_rules.registry import bundled_dir
-
-    files = find_case_files(paths or [bundled_dir()])
-    if not files:
-        _fail("no *.cases.yaml files found in " + (", ".join(paths) or str(bundled_dir())))
-    results = [run_case_file(f) for f in files]
-    if fmt == "json":
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "file": r.file,
-                        "standard": r.standard.id if r.standard else None,
-                        "problems": [d.to_dict() for d in r.problems],
-                        "cases": [
-                            {"name": c.name, "line": c.line, "passed": c.passed, "failures": c.failures}
-                            for c in r.cases
-                        ],
-                        "uncovered": r.uncovered,
-                        "passed": r.passed,
-                    }
-                    for r in results
-                ],
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
-    else:
-        for r in results:
-            head = f"{r.file}" + (f" ({r.standard.id} {r.standard.version})" if r.standard else "")
-            if r.problems:
-                click.echo(f"{head}: cannot load")
-                for d in r.problems:
-                    click.echo(d.render())
-                continue
-            passed = sum(c.passed for c in r.cases)
-            rules = len(r.standard.rules) if r.standard else 0
-            covered = rules - len(r.uncovered)
-            click.echo(f"{head}: {passed}/{len(r.cases)} cases passed; coverage {covered}/{rules} rules")
-            for c in r.cases:
-                if not c.passed or verbose:
-                    click.echo(f"  {'✓' if c.passed else '✗'} {c.name}  (line {c.line})")
-                    for f in c.failures:
-                        click.echo(f"      {f}")
-            for gap in r.uncovered:
-                click.echo(f"  coverage: {gap}")
-        total = sum(len(r.cases) for r in results)
-        failed = sum(1 for r in results for c in r.cases if not c.passed)
-        gaps = sum(len(r.uncovered) for r in results)
-        if gaps:
-            click.echo(f"coverage incomplete: {gaps} rule(s) lack a PASS or a FAIL case")
-        click.echo(f"{total - failed} passed, {failed} failed")
-    if any(r.problems for r in results):
-        sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_OK if all(r.passed for r in results) else EXIT_FAILURES)
-
-
-@main.command()
-def schema() -> None:
-    """Print the JSON Schema of the ruleset format (for editor completion and validation)."""
-    from tuopin_rules.spec import StandardSpec
-
-    click.echo(json.dumps(StandardSpec.model_json_schema(by_alias=True), ensure_ascii=False, indent=2))
-
-
-@main.command()
-@lang_option
-@format_option
-def standards(lang: str, fmt: str) -> None:
-    """List the installed standards: id, version, what it extends, effective range, origin."""
-    rows = []
-    for item in installed():
-        row: dict[str, Any] = {"id": item.id, "file": str(item.file), "origin": item.origin}
-        try:
-            s = load_standard_file(item.file)
-        except TuopinError as exc:
-            row |= {"version": None, "extends": None, "effective": None, "rules": 0, "title": f"(broken: {exc})"}
-        else:
-            start = s.effective_from.isoformat() if s.effective_from else "…"
-            end = s.effective_until.isoformat() if s.effective_until else "…"
-            row |= {
-                "version": s.version,
-                "extends": s.extends,
-                "effective": f"{start} – {end}",
-                "rules": len(s.rules),
-                "title": s.title.get(lang),
-            }
-        rows.append(row)
-    if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    for r in rows:
-        extends = f"extends {r['extends']}" if r["extends"] else ""
-        click.echo(
-            f"{r['id']:<22} {r['version'] or '-':<9} {extends:<22} {r['effective'] or '':<25} "
-            f"{r['rules']:>3} rules  {r['origin']:<8} {r['title']}"
-        )
-
-
-@main.command()
-@click.argument("standard_name", metavar="STANDARD")
-@click.option("--diff", is_flag=True, help="Only what the standard changes against the one it extends, in words.")
-@lang_option
-@format_option
-def show(standard_name: str, diff: bool, lang: str, fmt: str) -> None:
-    """Print a standard as merged (its extends chain applied), or --diff against its base."""
-    from tuopin_rules.render.standard import change_lines, describe_standard
-
-    standard = _load(standard_name)
-    if diff and not standard.extends:
-        _fail(f"{standard.id} extends no other standard, so it has no diff")
-    if fmt == "json":
-        payload: dict[str, Any] = {
-            "id": standard.id,
-            "version": standard.version,
-            "extends": standard.extends,
-            "files": standard.files,
-            "content_hash": standard.content_hash,
-        }
-        if diff:
-            payload["changes"] = change_lines(standard, lang)
-        else:
-            payload["rules"] = [
-                {
-                    "id": r.id,
-                    "entity": r.entity,
-                    "severity": r.severity,
-                    "require": to_text(r.require),
-                    "applies_when": to_text(r.applies_when) if r.applies_when else None,
-                    "source": r.source_id,
-                    "origin": r.origin,
-                }
-                for r in standard.rules
-            ]
-            payload["disabled"] = {k: v.get(lang) for k, v in standard.disabled.items()}
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
-        return
-    if diff:
-        click.echo(("相对 " if lang == "zh" else "changes against ") + f"{standard.extends}:")
-        for line in change_lines(standard, lang):
-            click.echo("  " + line)
-    else:
-        click.echo(describe_standard(standard, lang))
+for _command in AUTHORING:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover
