@@ -139,8 +139,9 @@ def pick_dataset(
             " when read whole: run without --stream)"
         )
 
-    def opened() -> list[ColumnarFile]:
-        return _open(schema, targets, header_row)  # afresh: each scan reads the files from their start
+    def opened(kind: str) -> list[ColumnarFile]:
+        """The files of ``kind``, opened afresh: each scan reads them from their start."""
+        return _open(schema, [t for t in targets if kinds.get(t[1]) == kind], header_row)
 
     def reads_of() -> list[FileRead]:
         reads: list[FileRead] = []
@@ -156,7 +157,7 @@ def pick_dataset(
         kind: str, wanted: dict[str, set[str]] | None, unlinked: tuple[list[str], set[str]] | None = None
     ) -> list[RawRow]:
         rows: list[RawRow] = []
-        for file in opened():
+        for file in opened(kind):
             if file.kind == kind:
                 found = _rows(file, schema, wanted, unlinked)
                 picked.setdefault(file.path, (kind, list(file.headers), {}))[2].update((r.row, r) for r in found)
